@@ -14,6 +14,18 @@
 #define BILEVEL_KOKKOS_MATH_NS Kokkos::Experimental
 #endif
 
+/// BILEVEL_SIMD before an innermost host loop asks the compiler to vectorise exactly that loop
+/// (OpenMP SIMD, enabled by -fopenmp-simd without any OpenMP runtime). Left out of device
+/// passes, where a loop of lanes is one thread's serial work anyway.
+#if defined(_OPENMP) || defined(BILEVEL_OPENMP_SIMD)
+#if !defined(__CUDA_ARCH__) && !defined(__HIP_DEVICE_COMPILE__) && !defined(__SYCL_DEVICE_ONLY__)
+#define BILEVEL_SIMD _Pragma("omp simd")
+#endif
+#endif
+#ifndef BILEVEL_SIMD
+#define BILEVEL_SIMD
+#endif
+
 namespace bilevel {
 /// \brief Device-callable math, forwarded to Kokkos' overloads for float and double.
 namespace math {

@@ -1,0 +1,229 @@
+#pragma once
+/// \file
+/// Multi-channel 2D convolution over a batch, stride 1, zero padding "same", odd k x k kernels:
+///
+///   forward          y(n, o, i, j) = sum_{c, a, b} W(o, c, a, b) x(n, c, i + a - r, j + b - r)
+///   adjoint          x = W^T y  (transposed convolution with the same filters)
+///   filter gradient  dW = d<g, W x>/dW,  dW(o, c, a, b) = sum_{n, i, j} g(n, o, i, j) x(n, c, i + a - r, j + b - r)
+///
+/// with r = k / 2 and x taken as zero outside the image (cross-correlation, as in PyTorch).
+/// The adjoint satisfies <W x, y> = <x, W^T y> exactly in exact arithmetic (tested).
+
+#include <bilevel/conv/impl/conv2d_direct.hpp>
+#include <bilevel/core/views.hpp>
+
+namespace bilevel {
+
+/// \brief Convolution filters (Cout, Cin, k, k).
+template <class Scalar, class MemorySpace = DefaultMemSpace>
+using Filters = Kokkos::View<Scalar****, Kokkos::LayoutRight, MemorySpace>;
+
+namespace impl {
+
+template <class X, class Y>
+void check_conv(const char* where, const X& x, int x_channels, const Y& y, int y_channels, int k) {
+  require(k % 2 == 1 && k >= 1 && k <= kMaxConvKernel, where,
+          ": filters must be square with an odd size up to ", kMaxConvKernel, ", got ", k);
+  require(int(x.extent(1)) == x_channels, where, ": input has ", x.extent(1),
+          " channels, the filters expect ", x_channels);
+  require(int(y.extent(1)) == y_channels, where, ": output has ", y.extent(1),
+          " channels, the filters produce ", y_channels);
+  require(x.extent(0) == y.extent(0) && x.extent(2) == y.extent(2) && x.extent(3) == y.extent(3),
+          where, ": input ", shape_of(x).str(), " and output ", shape_of(y).str(),
+          " differ in batch or image size");
+  require(x.span_is_contiguous() && y.span_is_contiguous(), where, ": Views must be contiguous");
+}
+
+/// Output-channel blocking: as many lanes as the layer has outputs, up to 8.
+inline int conv_block(int n_out) {
+  if (n_out >= 8) return 8;
+  if (n_out >= 4) return 4;
+  return n_out;  // 1, 2 or 3
+}
+
+template <class ExecSpace, int OB, int K, class X, class P, class Y>
+void launch_direct(const char* label, const ExecSpace& space, const X& x, const P& packed, int k,
+                   const Y& y) {
+  Conv2dDirect<ExecSpace, OB, K, typename X::const_type, typename P::const_type, Y> f(x, packed, k,
+                                                                                       y);
+  Kokkos::parallel_for(
+      label, Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, f.items()), f);
+}
+
+template <class ExecSpace, int OB, class X, class P, class Y>
+void dispatch_k(const char* label, const ExecSpace& space, const X& x, const P& p, int k, const Y& y) {
+  switch (k) {
+    case 3: return launch_direct<ExecSpace, OB, 3>(label, space, x, p, k, y);
+    case 5: return launch_direct<ExecSpace, OB, 5>(label, space, x, p, k, y);
+    case 7: return launch_direct<ExecSpace, OB, 7>(label, space, x, p, k, y);
+    default: return launch_direct<ExecSpace, OB, 0>(label, space, x, p, k, y);
+  }
+}
+
+template <class ExecSpace, class X, class P, class Y>
+void dispatch_direct(const char* label, const ExecSpace& space, const X& x, const P& p, int k,
+                     int ob, const Y& y) {
+  switch (ob) {
+    case 8: return dispatch_k<ExecSpace, 8>(label, space, x, p, k, y);
+    case 4: return dispatch_k<ExecSpace, 4>(label, space, x, p, k, y);
+    case 3: return dispatch_k<ExecSpace, 3>(label, space, x, p, k, y);
+    case 2: return dispatch_k<ExecSpace, 2>(label, space, x, p, k, y);
+    default: return dispatch_k<ExecSpace, 1>(label, space, x, p, k, y);
+  }
+}
+
+template <class ExecSpace, bool Adjoint, int OB, class Wt, class P>
+void pack_block(const ExecSpace& space, const Wt& w, const P& packed, int n_in, int n_out) {
+  const int k = int(w.extent(2));
+  PackFilters<ExecSpace, Adjoint, OB, typename Wt::const_type, P> f{w, packed, n_in, n_out, k};
+  Kokkos::parallel_for("bilevel::conv::pack_filters",
+                       Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(
+                           space, 0, std::int64_t(packed.extent(0))),
+                       f);
+}
+
+template <class ExecSpace, bool Adjoint, class Wt, class P>
+void pack(const ExecSpace& space, const Wt& w, const P& packed, int n_in, int n_out, int ob) {
+  switch (ob) {
+    case 8: return pack_block<ExecSpace, Adjoint, 8>(space, w, packed, n_in, n_out);
+    case 4: return pack_block<ExecSpace, Adjoint, 4>(space, w, packed, n_in, n_out);
+    case 3: return pack_block<ExecSpace, Adjoint, 3>(space, w, packed, n_in, n_out);
+    case 2: return pack_block<ExecSpace, Adjoint, 2>(space, w, packed, n_in, n_out);
+    default: return pack_block<ExecSpace, Adjoint, 1>(space, w, packed, n_in, n_out);
+  }
+}
+
+template <class ExecSpace, int K, class X, class G, class DW>
+void launch_filter_grad(const ExecSpace& space, const X& x, const G& g, const DW& dw,
+                        typename DW::non_const_value_type beta) {
+  using CX = typename X::const_type;
+  using CG = typename G::const_type;
+  const int cout = int(dw.extent(0)), cin = int(dw.extent(1)), k = int(dw.extent(2));
+  if constexpr (is_host_space_v<ExecSpace>) {
+    Conv2dFilterGradHost<ExecSpace, K, CX, CG, DW> f{
+        x, g, dw, beta, int(x.extent(0)), cin, int(x.extent(2)), int(x.extent(3)), k};
+    Kokkos::parallel_for("bilevel::conv::filter_gradient",
+                         Kokkos::RangePolicy<ExecSpace>(space, 0, cout * cin * k), f);
+  } else {
+    Conv2dFilterGradTeam<ExecSpace, CX, CG, DW> f{
+        x, g, dw, beta, int(x.extent(0)), cin, int(x.extent(2)), int(x.extent(3)), k};
+    Kokkos::parallel_for("bilevel::conv::filter_gradient",
+                         Kokkos::TeamPolicy<ExecSpace>(space, cout * cin * k * k, Kokkos::AUTO), f);
+  }
+}
+
+}  // namespace impl
+
+/// \brief A convolution layer's filters, packed once for the forward and the adjoint pass.
+/// Regularizers keep one per layer and call set_filters() when the parameters change (once per
+/// upper-level step); the solvers' many forward/adjoint applications then reuse the packing.
+template <class Scalar, class ExecSpace = DefaultExecSpace>
+class Conv2dOperator {
+ public:
+  using execution_space = ExecSpace;
+  using memory_space = typename ExecSpace::memory_space;
+
+  Conv2dOperator() = default;
+  /// Allocates the packed buffers of a Cout x Cin x k x k layer.
+  Conv2dOperator(int out_channels, int in_channels, int kernel_size)
+      : m_cout(out_channels), m_cin(in_channels), m_k(kernel_size),
+        m_ob_fwd(impl::conv_block(out_channels)), m_ob_adj(impl::conv_block(in_channels)) {
+    require(out_channels > 0 && in_channels > 0, "bilevel::Conv2dOperator: channel counts must be ",
+            "positive, got ", out_channels, " and ", in_channels);
+    require(kernel_size % 2 == 1 && kernel_size >= 1 && kernel_size <= impl::kMaxConvKernel,
+            "bilevel::Conv2dOperator: kernel size must be odd and at most ", impl::kMaxConvKernel,
+            ", got ", kernel_size);
+    const std::int64_t taps = std::int64_t(kernel_size) * kernel_size;
+    m_fwd = Kokkos::View<Scalar*, memory_space>(
+        Kokkos::view_alloc(Kokkos::WithoutInitializing, "bilevel::conv::packed_forward"),
+        std::int64_t((m_cout + m_ob_fwd - 1) / m_ob_fwd) * m_ob_fwd * m_cin * taps);
+    m_adj = Kokkos::View<Scalar*, memory_space>(
+        Kokkos::view_alloc(Kokkos::WithoutInitializing, "bilevel::conv::packed_adjoint"),
+        std::int64_t((m_cin + m_ob_adj - 1) / m_ob_adj) * m_ob_adj * m_cout * taps);
+  }
+
+  /// Packs filters w (Cout, Cin, k, k) for both directions.
+  template <class Wt>
+  void set_filters(const ExecSpace& space, const Wt& w) {
+    static_assert(Wt::rank == 4, "bilevel: filters are a rank-4 View (Cout, Cin, k, k)");
+    require(int(w.extent(0)) == m_cout && int(w.extent(1)) == m_cin && int(w.extent(2)) == m_k &&
+                int(w.extent(3)) == m_k,
+            "bilevel::Conv2dOperator::set_filters: filters are ", w.extent(0), "x", w.extent(1),
+            "x", w.extent(2), "x", w.extent(3), ", the layer is ", m_cout, "x", m_cin, "x", m_k,
+            "x", m_k);
+    impl::pack<ExecSpace, false>(space, w, m_fwd, m_cin, m_cout, m_ob_fwd);
+    impl::pack<ExecSpace, true>(space, w, m_adj, m_cout, m_cin, m_ob_adj);
+  }
+
+  /// y = W x; x (N, Cin, H, W), y (N, Cout, H, W).
+  template <class X, class Y>
+  void forward(const ExecSpace& space, const X& x, const Y& y) const {
+    impl::check_conv("bilevel::conv2d", x, m_cin, y, m_cout, m_k);
+    impl::dispatch_direct("bilevel::conv::forward", space, x, m_fwd, m_k, m_ob_fwd, y);
+  }
+
+  /// x = W^T y; y (N, Cout, H, W), x (N, Cin, H, W).
+  template <class Y, class X>
+  void adjoint(const ExecSpace& space, const Y& y, const X& x) const {
+    impl::check_conv("bilevel::conv2d_adjoint", y, m_cout, x, m_cin, m_k);
+    impl::dispatch_direct("bilevel::conv::adjoint", space, y, m_adj, m_k, m_ob_adj, x);
+  }
+
+  int out_channels() const { return m_cout; }
+  int in_channels() const { return m_cin; }
+  int kernel_size() const { return m_k; }
+
+ private:
+  int m_cout = 0, m_cin = 0, m_k = 0, m_ob_fwd = 1, m_ob_adj = 1;
+  Kokkos::View<Scalar*, memory_space> m_fwd, m_adj;
+};
+
+/// \brief y = W x for a batch: x (N, Cin, H, W), filters (Cout, Cin, k, k), y (N, Cout, H, W).
+/// Packs the filters on every call; keep a Conv2dOperator to apply the same filters often.
+template <class ExecSpace, class X, class Wt, class Y>
+void conv2d(const ExecSpace& space, const X& x, const Wt& w, const Y& y) {
+  static_assert(Wt::rank == 4, "bilevel: filters are a rank-4 View (Cout, Cin, k, k)");
+  require(w.extent(2) == w.extent(3), "bilevel::conv2d: filters must be square, got ", w.extent(2),
+          "x", w.extent(3));
+  Conv2dOperator<typename Y::non_const_value_type, ExecSpace> op(int(w.extent(0)),
+                                                                 int(w.extent(1)), int(w.extent(2)));
+  op.set_filters(space, w);
+  op.forward(space, x, y);
+}
+
+/// \brief x = W^T y: the adjoint of conv2d with the same filters (packs on every call).
+template <class ExecSpace, class Y, class Wt, class X>
+void conv2d_adjoint(const ExecSpace& space, const Y& y, const Wt& w, const X& x) {
+  static_assert(Wt::rank == 4, "bilevel: filters are a rank-4 View (Cout, Cin, k, k)");
+  require(w.extent(2) == w.extent(3), "bilevel::conv2d_adjoint: filters must be square, got ",
+          w.extent(2), "x", w.extent(3));
+  Conv2dOperator<typename X::non_const_value_type, ExecSpace> op(int(w.extent(0)),
+                                                                 int(w.extent(1)), int(w.extent(2)));
+  op.set_filters(space, w);
+  op.adjoint(space, y, x);
+}
+
+/// \brief dW = beta dW + d<g, W x>/dW (the derivative of the bilinear form in the filters).
+/// x (N, Cin, H, W), g (N, Cout, H, W), dW (Cout, Cin, k, k). beta = 0 overwrites dW.
+template <class ExecSpace, class X, class G, class DW>
+void conv2d_filter_gradient(const ExecSpace& space, const X& x, const G& g, const DW& dw,
+                            typename DW::non_const_value_type beta = 0) {
+  static_assert(DW::rank == 4, "bilevel: filters are a rank-4 View (Cout, Cin, k, k)");
+  require(dw.extent(2) == dw.extent(3), "bilevel::conv2d_filter_gradient: filters must be square");
+  impl::check_conv("bilevel::conv2d_filter_gradient", x, int(dw.extent(1)), g, int(dw.extent(0)),
+                   int(dw.extent(2)));
+  switch (dw.extent(2)) {
+    case 3: return impl::launch_filter_grad<ExecSpace, 3>(space, x, g, dw, beta);
+    case 5: return impl::launch_filter_grad<ExecSpace, 5>(space, x, g, dw, beta);
+    case 7: return impl::launch_filter_grad<ExecSpace, 7>(space, x, g, dw, beta);
+    default: return impl::launch_filter_grad<ExecSpace, 0>(space, x, g, dw, beta);
+  }
+}
+
+/// \brief Floating-point operations of one forward, adjoint or filter-gradient pass (2 per
+/// multiply-add, border zeros counted as in a dense implementation).
+inline double conv2d_flops(const Shape& x, int cout, int k) {
+  return 2.0 * x.n * double(cout) * x.c * k * k * double(x.h) * x.w;
+}
+
+}  // namespace bilevel

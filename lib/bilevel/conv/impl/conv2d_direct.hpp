@@ -1,0 +1,228 @@
+#pragma once
+/// \file
+/// Direct multi-channel 2D convolution kernels (stride 1, zero padding "same", odd k x k).
+///
+/// Mapping. One work item computes OB output channels of a row tile of JT pixels of one sample.
+/// On host backends JT spans 128 bytes (two AVX-512 vectors), so each x load feeds OB FMAs and
+/// the OB x JT accumulators stay in registers; on GPUs JT = 1, one thread per output pixel with
+/// OB channel accumulators, consecutive threads on consecutive pixels (coalesced).
+/// Borders: for each input row the tile's window (JT + k - 1 values) is first copied into a
+/// local array with zeros outside the image, so the FMA loops are branch-free and fully unrolled
+/// (k is a template parameter for 3, 5, 7; other odd sizes up to 15 use a runtime-k variant).
+
+#include <bilevel/core/kokkos_compat.hpp>
+
+#include <cstdint>
+
+namespace bilevel::impl {
+
+inline constexpr int kMaxConvKernel = 15;
+
+/// win[t] = row[start + t] for t < len, zero where start + t falls outside [0, width): three
+/// branch-free loops (zeros, copy, zeros) instead of a bounds test per element.
+template <int Cap, class Scalar>
+KOKKOS_INLINE_FUNCTION void load_window(Scalar* win, const Scalar* row, int start, int len,
+                                        int width) {
+  int lo = -start;
+  lo = lo < 0 ? 0 : (lo > len ? len : lo);
+  int hi = width - start;
+  hi = hi < lo ? lo : (hi > len ? len : hi);
+  for (int t = 0; t < lo; ++t) win[t] = Scalar(0);
+  for (int t = lo; t < hi; ++t) win[t] = row[start + t];
+  for (int t = hi; t < len; ++t) win[t] = Scalar(0);
+}
+
+/// Pixels of a row tile per work item: 16 on the host (16 accumulator registers of OB lanes),
+/// one pixel per thread on a GPU.
+template <class ExecSpace>
+inline constexpr int conv_tile_v = is_host_space_v<ExecSpace> ? 16 : 1;
+
+/// Filters repacked for one direction (forward or adjoint) so the OB weights of one (block,
+/// input channel, a, b) are contiguous: packed[((blk * n_in + c) * k + a) * k + b][q].
+/// The adjoint packs W transposed in channels and flipped in space, so both directions run
+/// the same kernel. Blocks past the last output channel hold zeros.
+template <class ExecSpace, bool Adjoint, int OB, class Weights, class Packed>
+struct PackFilters {
+  Weights w;  // (Cout, Cin, k, k)
+  Packed packed;
+  int n_in, n_out, k;
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t e) const {
+    const int q = int(e % OB);
+    std::int64_t t = e / OB;
+    const int b = int(t % k);
+    t /= k;
+    const int a = int(t % k);
+    t /= k;
+    const int c = int(t % n_in);
+    const int o = int(t / n_in) * OB + q;
+    if (o >= n_out) {
+      packed(e) = 0;
+    } else if constexpr (Adjoint) {
+      packed(e) = w(c, o, k - 1 - a, k - 1 - b);
+    } else {
+      packed(e) = w(o, c, a, b);
+    }
+  }
+};
+
+/// y(n, o, i, j) = sum_{c, a, b} packed weights x(n, c, i + a - r, j + b - r): one work item
+/// per (sample, block of OB output channels, row, tile of JT pixels). The JT input pixels of a
+/// tap are one vector load and each of the OB contiguous weights is broadcast against them, so
+/// the OB x JT accumulators stay in registers.
+template <class ExecSpace, int OB, int K, class In, class Packed, class Out>
+struct Conv2dDirect {
+  using Scalar = typename Out::non_const_value_type;
+  static constexpr int JT = conv_tile_v<ExecSpace>;
+
+  In x;           // (N, n_in, H, W)
+  Packed packed;  // see PackFilters
+  Out y;          // (N, n_out, H, W)
+  int n_in, n_out, h, wd, k, o_blocks, j_tiles;
+
+  Conv2dDirect(const In& x_, const Packed& p_, int k_, const Out& y_)
+      : x(x_), packed(p_), y(y_), n_in(int(x_.extent(1))), n_out(int(y_.extent(1))),
+        h(int(x_.extent(2))), wd(int(x_.extent(3))), k(k_),
+        o_blocks((int(y_.extent(1)) + OB - 1) / OB), j_tiles((int(x_.extent(3)) + JT - 1) / JT) {}
+
+  std::int64_t items() const { return std::int64_t(y.extent(0)) * o_blocks * h * j_tiles; }
+
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t item) const {
+    const int jt = int(item % j_tiles);
+    item /= j_tiles;
+    const int i = int(item % h);
+    item /= h;
+    const int ob = int(item % o_blocks);
+    const int n = int(item / o_blocks);
+    const int j0 = jt * JT;
+    const int kk = K > 0 ? K : k, rr = kk / 2;
+    constexpr int KW = K > 0 ? K : kMaxConvKernel;
+
+    // acc[q][jj]: the pixel index is the vector lane (contiguous input), weights broadcast.
+    Scalar acc[OB][JT];
+    for (int q = 0; q < OB; ++q)
+      for (int jj = 0; jj < JT; ++jj) acc[q][jj] = Scalar(0);
+    const bool interior = j0 - rr >= 0 && j0 + JT + kk - 1 - rr <= wd;
+
+    for (int c = 0; c < n_in; ++c) {
+      const Scalar* wc = &packed((std::int64_t(ob) * n_in + c) * kk * kk * OB);
+      for (int a = 0; a < kk; ++a) {
+        const int ii = i + a - rr;
+        if (ii < 0 || ii >= h) continue;
+        // Interior tiles read the image row in place; border tiles a zero-padded copy.
+        const Scalar* row = &x(n, c, ii, 0);
+        Scalar win[JT + KW - 1];
+        const Scalar* src = row + (j0 - rr);
+        if (!interior) {
+          load_window<JT + KW - 1>(win, row, j0 - rr, JT + kk - 1, wd);
+          src = win;
+        }
+        const Scalar* wa = wc + a * kk * OB;
+        for (int b = 0; b < kk; ++b) {
+          const Scalar* wv = wa + b * OB;
+          for (int q = 0; q < OB; ++q) {
+            const Scalar wq = wv[q];
+            BILEVEL_SIMD
+            for (int jj = 0; jj < JT; ++jj) acc[q][jj] += wq * src[jj + b];
+          }
+        }
+      }
+    }
+    const int o0 = ob * OB;
+    for (int q = 0; q < OB; ++q) {
+      if (o0 + q >= n_out) break;
+      for (int jj = 0; jj < JT; ++jj)
+        if (j0 + jj < wd) y(n, o0 + q, i, j0 + jj) = acc[q][jj];
+    }
+  }
+};
+
+/// Host filter gradient: one item per (o, c, a) computes dW(o, c, a, 0..k-1). For a row pair
+/// (g row i, x row i + a - r) each tap b is a dot product of two contiguous ranges shifted by
+/// d = b - r, over the columns where both exist: no padding, no copies, and the main loop runs
+/// in JT independent lanes (vectorised; fixed order, so deterministic).
+template <class ExecSpace, int K, class X, class G, class DW>
+struct Conv2dFilterGradHost {
+  using Scalar = typename DW::non_const_value_type;
+  static constexpr int JT = int(32 / sizeof(Scalar));
+  X x;    // (N, Cin, H, W)
+  G g;    // (N, Cout, H, W)
+  DW dw;  // (Cout, Cin, k, k)
+  Scalar beta;
+  int n, cin, h, wd, k;
+
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t item) const {
+    const int kk = K > 0 ? K : k, rr = kk / 2;
+    const int a = int(item % kk);
+    item /= kk;
+    const int c = int(item % cin);
+    const int o = int(item / cin);
+    constexpr int KW = K > 0 ? K : kMaxConvKernel;
+    Scalar acc[KW][JT];
+    for (int b = 0; b < KW; ++b)
+      for (int jj = 0; jj < JT; ++jj) acc[b][jj] = Scalar(0);
+    for (int s = 0; s < n; ++s) {
+      for (int i = 0; i < h; ++i) {
+        const int ii = i + a - rr;
+        if (ii < 0 || ii >= h) continue;
+        const Scalar* grow = &g(s, o, i, 0);
+        const Scalar* xrow = &x(s, c, ii, 0);
+        for (int b = 0; b < kk; ++b) {
+          const int d = b - rr;
+          const int jlo = d < 0 ? -d : 0, jhi = d > 0 ? wd - d : wd;
+          int j = jlo;
+          for (; j + JT <= jhi; j += JT) {
+            BILEVEL_SIMD
+            for (int jj = 0; jj < JT; ++jj) acc[b][jj] += grow[j + jj] * xrow[j + jj + d];
+          }
+          for (int jj = 0; j < jhi; ++j, ++jj) acc[b][jj] += grow[j] * xrow[j + d];
+        }
+      }
+    }
+    for (int b = 0; b < kk; ++b) {
+      Scalar sum = 0;
+      for (int jj = 0; jj < JT; ++jj) sum += acc[b][jj];
+      dw(o, c, a, b) = beta == Scalar(0) ? sum : beta * dw(o, c, a, b) + sum;
+    }
+  }
+};
+
+/// GPU filter gradient: one team per weight dW(o, c, a, b), its threads reducing over all
+/// samples and pixels.
+template <class ExecSpace, class X, class G, class DW>
+struct Conv2dFilterGradTeam {
+  using Scalar = typename DW::non_const_value_type;
+  using member_type = typename Kokkos::TeamPolicy<ExecSpace>::member_type;
+  X x;
+  G g;
+  DW dw;
+  Scalar beta;
+  int n, cin, h, wd, k;
+
+  KOKKOS_INLINE_FUNCTION void operator()(const member_type& team) const {
+    int t = team.league_rank();
+    const int b = t % k;
+    t /= k;
+    const int a = t % k;
+    t /= k;
+    const int c = t % cin;
+    const int o = t / cin;
+    const int r = k / 2;
+    const std::int64_t total = std::int64_t(n) * h * wd;
+    Scalar sum = 0;
+    Kokkos::parallel_reduce(
+        Kokkos::TeamThreadRange(team, total),
+        [&](std::int64_t e, Scalar& part) {
+          const int j = int(e % wd);
+          const int i = int((e / wd) % h);
+          const int s = int(e / (std::int64_t(wd) * h));
+          const int ii = i + a - r, jj = j + b - r;
+          if (ii >= 0 && ii < h && jj >= 0 && jj < wd) part += g(s, o, i, j) * x(s, c, ii, jj);
+        },
+        sum);
+    Kokkos::single(Kokkos::PerTeam(team), [&]() {
+      dw(o, c, a, b) = beta == Scalar(0) ? sum : beta * dw(o, c, a, b) + sum;
+    });
+  }
+};
+
+}  // namespace bilevel::impl

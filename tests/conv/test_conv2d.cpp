@@ -1,0 +1,152 @@
+#include <bilevel/conv/conv2d.hpp>
+#include <bilevel/core/blas1.hpp>
+
+#include "../test_utils.hpp"
+
+namespace bilevel::test {
+namespace {
+
+template <class Scalar>
+class Conv2d : public ::testing::Test {};
+TYPED_TEST_SUITE(Conv2d, Scalars);
+
+template <class Scalar>
+Filters<Scalar> random_filters(int cout, int cin, int k, unsigned seed) {
+  Filters<Scalar> w("w", cout, cin, k, k);
+  auto h = Kokkos::create_mirror_view(w);
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<double> u(-1, 1);
+  for (std::size_t t = 0; t < h.span(); ++t) h.data()[t] = Scalar(u(gen));
+  Kokkos::deep_copy(w, h);
+  return w;
+}
+
+// Naive host reference of the forward convolution, in double.
+template <class HX, class HW>
+std::vector<double> reference_forward(const HX& x, const HW& w) {
+  const int n = x.extent(0), cin = x.extent(1), h = x.extent(2), wd = x.extent(3);
+  const int cout = w.extent(0), k = w.extent(2), r = k / 2;
+  std::vector<double> y(std::size_t(n) * cout * h * wd, 0.0);
+  for (int s = 0; s < n; ++s)
+    for (int o = 0; o < cout; ++o)
+      for (int i = 0; i < h; ++i)
+        for (int j = 0; j < wd; ++j) {
+          double acc = 0;
+          for (int c = 0; c < cin; ++c)
+            for (int a = 0; a < k; ++a)
+              for (int b = 0; b < k; ++b) {
+                const int ii = i + a - r, jj = j + b - r;
+                if (ii >= 0 && ii < h && jj >= 0 && jj < wd) acc += double(w(o, c, a, b)) * x(s, c, ii, jj);
+              }
+          y[((std::size_t(s) * cout + o) * h + i) * wd + j] = acc;
+        }
+  return y;
+}
+
+struct Case {
+  Shape x;
+  int cout, k;
+};
+// Channel counts hit every output blocking (1, 2, 3, 4, 8 and a remainder), kernel sizes the
+// unrolled ones and the runtime one (9), images a single pixel, odd sizes and several tiles.
+const Case kCases[] = {{{1, 1, 1, 1}, 1, 3},  {{2, 3, 5, 7}, 4, 5},   {{1, 4, 9, 6}, 8, 5},
+                       {{2, 8, 6, 40}, 16, 5}, {{1, 2, 7, 33}, 3, 7},  {{1, 3, 11, 9}, 2, 9},
+                       {{2, 1, 4, 70}, 5, 3},  {{1, 5, 3, 3}, 1, 7}};
+
+TYPED_TEST(Conv2d, ForwardMatchesNaiveReference) {
+  using S = TypeParam;
+  for (const Case& cs : kCases) {
+    auto x = random_images<S>(cs.x, 11, -1, 1);
+    auto w = random_filters<S>(cs.cout, cs.x.c, cs.k, 12);
+    auto y = make_images<S>("y", {cs.x.n, cs.cout, cs.x.h, cs.x.w});
+    conv2d(DefaultExecSpace(), x, w, y);
+    const auto ref = reference_forward(host_copy(x), host_copy(w));
+    auto hy = host_copy(y);
+    const double tol = sizeof(S) == 4 ? 1e-4 : 1e-12;
+    for (std::size_t t = 0; t < ref.size(); ++t)
+      ASSERT_NEAR(hy.data()[t], ref[t], tol * (1 + std::abs(ref[t])))
+          << "x " << cs.x.str() << " cout " << cs.cout << " k " << cs.k << " element " << t;
+  }
+}
+
+TYPED_TEST(Conv2d, AdjointIdentity) {
+  using S = TypeParam;
+  for (const Case& cs : kCases) {
+    const Shape ys{cs.x.n, cs.cout, cs.x.h, cs.x.w};
+    auto x = random_images<S>(cs.x, 21, -1, 1);
+    auto y = random_images<S>(ys, 22, -1, 1);
+    auto w = random_filters<S>(cs.cout, cs.x.c, cs.k, 23);
+    auto wx = make_images<S>("wx", ys);
+    auto wty = make_images<S>("wty", cs.x);
+    conv2d(DefaultExecSpace(), x, w, wx);
+    conv2d_adjoint(DefaultExecSpace(), y, w, wty);
+    PerSample<double> lhs("lhs", cs.x.n), rhs("rhs", cs.x.n), nx("nx", cs.x.n), ny("ny", cs.x.n);
+    dot(DefaultExecSpace(), wx, y, lhs);
+    dot(DefaultExecSpace(), x, wty, rhs);
+    norm2_squared(DefaultExecSpace(), wx, nx);
+    norm2_squared(DefaultExecSpace(), y, ny);
+    auto hl = host_copy(lhs), hr = host_copy(rhs), hx = host_copy(nx), hy = host_copy(ny);
+    const double tol = sizeof(S) == 4 ? 1e-5 : 1e-13;
+    for (int s = 0; s < cs.x.n; ++s)
+      EXPECT_NEAR(hl(s), hr(s), tol * std::sqrt(hx(s) * hy(s)))
+          << "x " << cs.x.str() << " cout " << cs.cout << " k " << cs.k;
+  }
+}
+
+TYPED_TEST(Conv2d, FilterGradientIsTheDerivativeOfTheBilinearForm) {
+  using S = TypeParam;
+  for (const Case& cs : kCases) {
+    const Shape gs{cs.x.n, cs.cout, cs.x.h, cs.x.w};
+    auto x = random_images<S>(cs.x, 31, -1, 1);
+    auto g = random_images<S>(gs, 32, -1, 1);
+    Filters<S> dw("dw", cs.cout, cs.x.c, cs.k, cs.k);
+    conv2d_filter_gradient(DefaultExecSpace(), x, g, dw);
+    // <g, W x> is linear in W, so its derivative in W(o, c, a, b) is <g, E_ocab x>: the
+    // forward convolution with a unit filter, checked against the naive reference.
+    auto hx = host_copy(x), hg = host_copy(g);
+    auto hdw = host_copy(dw);
+    const int r = cs.k / 2;
+    for (int o = 0; o < cs.cout; ++o)
+      for (int c = 0; c < cs.x.c; ++c)
+        for (int a = 0; a < cs.k; ++a)
+          for (int b = 0; b < cs.k; ++b) {
+            double ref = 0;
+            for (int s = 0; s < cs.x.n; ++s)
+              for (int i = 0; i < cs.x.h; ++i)
+                for (int j = 0; j < cs.x.w; ++j) {
+                  const int ii = i + a - r, jj = j + b - r;
+                  if (ii >= 0 && ii < cs.x.h && jj >= 0 && jj < cs.x.w)
+                    ref += double(hg(s, o, i, j)) * hx(s, c, ii, jj);
+                }
+            const double tol = sizeof(S) == 4 ? 1e-4 : 1e-12;
+            ASSERT_NEAR(hdw(o, c, a, b), ref, tol * (1 + std::abs(ref)))
+                << "x " << cs.x.str() << " cout " << cs.cout << " k " << cs.k;
+          }
+    // beta = 1 accumulates.
+    conv2d_filter_gradient(DefaultExecSpace(), x, g, dw, S(1));
+    auto h2 = host_copy(dw);
+    for (std::size_t t = 0; t < h2.span(); ++t)
+      ASSERT_NEAR(h2.data()[t], 2 * hdw.data()[t], 1e-6 * (1 + std::abs(hdw.data()[t])));
+  }
+}
+
+TYPED_TEST(Conv2d, MismatchesAreRefused) {
+  using S = TypeParam;
+  auto x = random_images<S>({1, 3, 8, 8}, 1);
+  auto y = make_images<S>("y", {1, 4, 8, 8});
+  auto w_cin = random_filters<S>(4, 2, 5, 1);
+  auto w_even = random_filters<S>(4, 3, 4, 1);
+  auto w_ok = random_filters<S>(4, 3, 5, 1);
+  auto y_small = make_images<S>("y", {1, 4, 8, 7});
+  expect_error([&] { conv2d(DefaultExecSpace(), x, w_cin, y); },
+               "input has 3 channels, the filters expect 2");
+  expect_error([&] { conv2d(DefaultExecSpace(), x, w_even, y); }, "must be odd");
+  expect_error([&] { Conv2dOperator<S> op(4, 3, 5); op.set_filters(DefaultExecSpace(), w_cin); },
+               "filters are 4x2x5x5, the layer is 4x3x5x5");
+  expect_error([&] { conv2d(DefaultExecSpace(), x, w_ok, y_small); }, "differ in batch or image size");
+  expect_error([&] { conv2d_adjoint(DefaultExecSpace(), x, w_ok, y); },
+               "input has 3 channels, the filters expect 4");
+}
+
+}  // namespace
+}  // namespace bilevel::test
