@@ -1,0 +1,102 @@
+#pragma once
+/// \file
+/// Small building blocks shared by the regularizers' kernels: elementwise maps over a batch,
+/// and reductions to per-channel or scalar sums (deterministic array reductions, accumulated in
+/// double).
+
+#include <bilevel/core/sample_blocks.hpp>
+#include <bilevel/core/views.hpp>
+
+namespace bilevel::impl {
+
+/// f(n, c, i, j) over every element of a batch of shape s (one launch, 4D range).
+template <class ExecSpace, class F>
+void for_each_pixel(const char* label, const ExecSpace& space, const Shape& s, const F& f) {
+  Kokkos::parallel_for(
+      label,
+      Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<4>, Kokkos::IndexType<std::int64_t>>(
+          space, {0, 0, 0, 0}, {std::int64_t(s.n), std::int64_t(s.c), std::int64_t(s.h), std::int64_t(s.w)}),
+      f);
+}
+
+/// Array reduction over image rows (n, c, i): out[c] += sum_j f(n, c, i, j) for `channels`
+/// outputs. Used for the per-channel parameter derivatives (scales, biases, weights).
+template <class ExecSpace, class F>
+struct ChannelSums {
+  using value_type = double[];
+  F f;
+  Shape s;
+  unsigned value_count;
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t row, double* sums) const {
+    const int i = int(row % s.h);
+    const int c = int((row / s.h) % s.c);
+    const int n = int(row / (std::int64_t(s.h) * s.c));
+    double acc = 0;
+    for (int j = 0; j < s.w; ++j) acc += f(n, c, i, j);
+    sums[c] += acc;
+  }
+};
+
+/// out(c) = sum over samples and pixels of f(n, c, i, j), for c < s.c (out: device doubles).
+template <class ExecSpace, class F, class Out>
+void channel_sums(const char* label, const ExecSpace& space, const Shape& s, const F& f,
+                  const Out& out) {
+  Kokkos::parallel_reduce(label,
+                          Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(
+                              space, 0, std::int64_t(s.n) * s.c * s.h),
+                          ChannelSums<ExecSpace, F>{f, s, unsigned(s.c)}, out);
+}
+
+/// Reduction to `count` scalars: out[k] = sum over all (n, c, i, j) of f(n, c, i, j, sums) where
+/// f adds its contributions to sums[0..count).
+template <class ExecSpace, class F>
+struct MultiSum {
+  using value_type = double[];
+  F f;
+  Shape s;
+  unsigned value_count;
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t row, double* sums) const {
+    const int i = int(row % s.h);
+    const int c = int((row / s.h) % s.c);
+    const int n = int(row / (std::int64_t(s.h) * s.c));
+    for (int j = 0; j < s.w; ++j) f(n, c, i, j, sums);
+  }
+};
+
+template <class ExecSpace, class F, class Out>
+void multi_sum(const char* label, const ExecSpace& space, const Shape& s, unsigned count, const F& f,
+               const Out& out) {
+  Kokkos::parallel_reduce(label,
+                          Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(
+                              space, 0, std::int64_t(s.n) * s.c * s.h),
+                          MultiSum<ExecSpace, F>{f, s, count}, out);
+}
+
+/// Array reduction over rows to per-sample sums: out[n] = sum of f(n, c, i, j).
+template <class ExecSpace, class F>
+struct SampleSums {
+  using value_type = double[];
+  F f;
+  Shape s;
+  unsigned value_count;
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t row, double* sums) const {
+    const int i = int(row % s.h);
+    const int c = int((row / s.h) % s.c);
+    const int n = int(row / (std::int64_t(s.h) * s.c));
+    double acc = 0;
+    for (int j = 0; j < s.w; ++j) acc += f(n, c, i, j);
+    sums[n] += acc;
+  }
+};
+
+/// out(n) = sum over channels and pixels of f(n, c, i, j) (out: device doubles of length N).
+template <class ExecSpace, class F, class Out>
+void sample_sums(const char* label, const ExecSpace& space, const Shape& s, const F& f,
+                 const Out& out) {
+  Kokkos::parallel_reduce(label,
+                          Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(
+                              space, 0, std::int64_t(s.n) * s.c * s.h),
+                          SampleSums<ExecSpace, F>{f, s, unsigned(s.n)}, out);
+}
+
+}  // namespace bilevel::impl

@@ -1,0 +1,142 @@
+#pragma once
+/// \file
+/// The interface every regularizer R_theta implements (DESIGN.md section 3) and that the
+/// lower-level solver and the hypergradient use. Dispatch is virtual on the host only: each
+/// method launches the regularizer's own kernels, so a fifth regularizer is one new class and
+/// no solver changes.
+///
+/// Conventions: theta is one flat device View with named blocks; R(x) is summed over channels
+/// and pixels of each sample; mixed_product sums over the samples of the batch.
+
+#include <bilevel/core/views.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace bilevel {
+
+/// \brief A named slice of the parameter vector: name, shape (outermost first), offset, size.
+struct ParamBlock {
+  std::string name;
+  std::vector<int> shape;
+  std::int64_t offset = 0;
+  std::int64_t size = 0;
+};
+
+/// \brief A learnable convex regularizer R_theta on image batches (N, C, H, W).
+template <class Scalar, class ExecSpace = DefaultExecSpace>
+class Regularizer {
+ public:
+  using execution_space = ExecSpace;
+  using memory_space = typename ExecSpace::memory_space;
+  using ConstImages = Kokkos::View<const Scalar****, Kokkos::LayoutRight, memory_space>;
+  using MutImages = Images<Scalar, memory_space>;
+  using Params = Kokkos::View<Scalar*, memory_space>;
+  using ConstParams = Kokkos::View<const Scalar*, memory_space>;
+  using Sums = PerSample<double, memory_space>;
+
+  virtual ~Regularizer() = default;
+
+  /// Short name used in logs and checkpoints ("tv", "foe", "crr", "icnn").
+  virtual std::string name() const = 0;
+  /// Number of image channels the regularizer is built for.
+  int channels() const { return m_channels; }
+  /// The blocks of theta in order, covering it exactly.
+  const std::vector<ParamBlock>& blocks() const { return m_blocks; }
+  /// Length of theta.
+  std::int64_t num_params() const { return m_theta.extent(0); }
+  /// theta (read-only: change it through set_params so derived quantities follow).
+  ConstParams params() const { return m_theta; }
+
+  /// Replaces theta (copied), applies the constraints and recomputes derived quantities.
+  void set_params(const ExecSpace& space, const ConstParams& theta) {
+    require(theta.extent(0) == m_theta.extent(0), "bilevel::", name(),
+            "::set_params: parameter vector has ", theta.extent(0), " entries, the model has ",
+            m_theta.extent(0));
+    Kokkos::deep_copy(space, m_theta, theta);
+    project(space);
+    update(space);
+  }
+  /// Host convenience: set theta from host values.
+  void set_params(const ExecSpace& space, const std::vector<Scalar>& theta) {
+    require(std::int64_t(theta.size()) == num_params(), "bilevel::", name(),
+            "::set_params: parameter vector has ", theta.size(), " entries, the model has ",
+            num_params());
+    Kokkos::View<const Scalar*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> h(
+        theta.data(), theta.size());
+    Kokkos::deep_copy(space, m_theta, h);
+    project(space);
+    update(space);
+  }
+  /// Host copy of theta (fences).
+  std::vector<Scalar> params_host() const {
+    std::vector<Scalar> out(static_cast<std::size_t>(num_params()));
+    Kokkos::View<Scalar*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> h(out.data(),
+                                                                                        out.size());
+    Kokkos::deep_copy(h, m_theta);
+    return out;
+  }
+
+  /// Seeded initialisation as in the papers, then constraints and derived quantities.
+  virtual void initialize(const ExecSpace& space, std::uint64_t seed) = 0;
+
+  /// out(s) = R(x_s) for every sample s.
+  virtual void energy(const ExecSpace& space, const ConstImages& x, const Sums& out) = 0;
+  /// g = grad_x R(x).
+  virtual void gradient(const ExecSpace& space, const ConstImages& x, const MutImages& g) = 0;
+  /// hv = Hess_xx R(x) v.
+  virtual void hessian_vector_product(const ExecSpace& space, const ConstImages& x,
+                                      const ConstImages& v, const MutImages& hv) = 0;
+  /// dtheta = d/dtheta sum_s <grad_x R(x_s), q_s> = sum_s (d_theta grad_x R(x_s))^T q_s.
+  virtual void mixed_product(const ExecSpace& space, const ConstImages& x, const ConstImages& q,
+                             const Params& dtheta) = 0;
+
+ protected:
+  /// Declares the blocks (in order) and allocates theta.
+  void define_blocks(int channels, std::vector<ParamBlock> blocks) {
+    m_channels = channels;
+    std::int64_t offset = 0;
+    for (auto& b : blocks) {
+      b.size = 1;
+      for (int e : b.shape) b.size *= e;
+      b.offset = offset;
+      offset += b.size;
+    }
+    m_blocks = std::move(blocks);
+    m_theta = Params("bilevel::" + name() + "::theta", offset);
+  }
+  /// The block called `block_name`.
+  const ParamBlock& block(const std::string& block_name) const {
+    for (const auto& b : m_blocks)
+      if (b.name == block_name) return b;
+    throw Error(impl::concat("bilevel::", name(), ": no parameter block '", block_name, "'"));
+  }
+  /// Enforces the constraints on theta in place (default: none).
+  virtual void project(const ExecSpace&) {}
+  /// Recomputes what depends on theta (effective filters, normalisation, packing).
+  virtual void update(const ExecSpace& space) = 0;
+  /// Throws unless x is a batch with this regularizer's channel count; `where` names the method.
+  void check_images(const char* where, const ConstImages& x) const {
+    require(int(x.extent(1)) == m_channels, "bilevel::", name(), "::", where, ": images have ",
+            x.extent(1), " channels, the regularizer was built for ", m_channels);
+  }
+  /// Makes `v` a batch of shape s (allocating only when the shape changes: once per batch
+  /// shape, never per iteration).
+  static void ensure(MutImages& v, const char* label, const Shape& s) {
+    if (v.data() == nullptr || shape_of(v) != s) v = make_images<Scalar, memory_space>(label, s);
+  }
+  void require_params_view(const char* where, const Params& dtheta) const {
+    require(dtheta.extent(0) == m_theta.extent(0), "bilevel::", name(), "::", where,
+            ": gradient vector has ", dtheta.extent(0), " entries, the model has ",
+            m_theta.extent(0));
+  }
+
+  Params m_theta;
+
+ private:
+  int m_channels = 0;
+  std::vector<ParamBlock> m_blocks;
+};
+
+}  // namespace bilevel

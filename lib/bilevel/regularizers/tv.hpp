@@ -1,0 +1,177 @@
+#pragma once
+/// \file
+/// Smoothed total variation (talk slides, first example; DESIGN.md section 3.1):
+///   R(x) = alpha sum_{c, i, j} sqrt(|D x (c, i, j)|^2 + nu^2),   theta = (log alpha, log nu),
+/// with forward differences D x = (x(i, j+1) - x(i, j), x(i+1, j) - x(i, j)), zero on the last
+/// column / row (Neumann boundary). Each channel is its own TV term.
+
+#include <bilevel/core/kokkos_compat.hpp>
+#include <bilevel/regularizers/impl/pixel_ops.hpp>
+#include <bilevel/regularizers/regularizer.hpp>
+
+#include <cmath>
+
+namespace bilevel {
+
+namespace impl {
+/// Forward differences of x at (n, c, i, j).
+template <class View>
+KOKKOS_INLINE_FUNCTION void forward_differences(const View& x, int n, int c, int i, int j, int h,
+                                                int w, double& dh, double& dv) {
+  const double v = x(n, c, i, j);
+  dh = j + 1 < w ? double(x(n, c, i, j + 1)) - v : 0.0;
+  dv = i + 1 < h ? double(x(n, c, i + 1, j)) - v : 0.0;
+}
+/// (D^T p)(n, c, i, j) for a field p = (ph, pv) that is zero-weighted on the boundary.
+template <class View>
+KOKKOS_INLINE_FUNCTION double difference_adjoint(const View& ph, const View& pv, int n, int c,
+                                                 int i, int j, int h, int w) {
+  double out = 0;
+  if (j > 0) out += ph(n, c, i, j - 1);
+  if (j + 1 < w) out -= ph(n, c, i, j);
+  if (i > 0) out += pv(n, c, i - 1, j);
+  if (i + 1 < h) out -= pv(n, c, i, j);
+  return out;
+}
+}  // namespace impl
+
+/// \brief Smoothed TV with learnable weight alpha and smoothing nu (both in log form).
+template <class Scalar, class ExecSpace = DefaultExecSpace>
+class SmoothedTV final : public Regularizer<Scalar, ExecSpace> {
+ public:
+  using Base = Regularizer<Scalar, ExecSpace>;
+  using typename Base::ConstImages;
+  using typename Base::MutImages;
+  using typename Base::Params;
+  using typename Base::Sums;
+
+  /// TV for `channels`-channel images, initialised to alpha = 0.05, nu = 0.01.
+  explicit SmoothedTV(const ExecSpace& space, int channels) {
+    this->define_blocks(channels, {{"log_alpha", {1}}, {"log_nu", {1}}});
+    initialize(space, 0);
+  }
+
+  std::string name() const override { return "tv"; }
+
+  /// Deterministic (the seed is unused): alpha = 0.05, nu = 0.01.
+  void initialize(const ExecSpace& space, std::uint64_t) override { set(space, 0.05, 0.01); }
+
+  /// Sets alpha and nu directly.
+  void set(const ExecSpace& space, double alpha, double nu) {
+    require(alpha > 0 && nu > 0, "bilevel::tv::set: alpha and nu must be positive, got ", alpha,
+            " and ", nu);
+    this->Base::set_params(space, std::vector<Scalar>{Scalar(std::log(alpha)), Scalar(std::log(nu))});
+  }
+  double alpha() const { return m_alpha; }
+  double nu() const { return m_nu; }
+
+  void energy(const ExecSpace& space, const ConstImages& x, const Sums& out) override {
+    this->check_images("energy", x);
+    const Shape s = shape_of(x);
+    const double alpha = m_alpha, nu2 = m_nu * m_nu;
+    impl::sample_sums(
+        "bilevel::tv::energy", space, s,
+        KOKKOS_LAMBDA(int n, int c, int i, int j) {
+          double dh, dv;
+          impl::forward_differences(x, n, c, i, j, s.h, s.w, dh, dv);
+          return alpha * math::sqrt(dh * dh + dv * dv + nu2);
+        },
+        out);
+  }
+
+  void gradient(const ExecSpace& space, const ConstImages& x, const MutImages& g) override {
+    this->check_images("gradient", x);
+    require_same_shape("bilevel::tv::gradient", x, g);
+    const Shape s = shape_of(x);
+    this->ensure(m_ph, "bilevel::tv::ph", s);
+    this->ensure(m_pv, "bilevel::tv::pv", s);
+    const auto ph = m_ph, pv = m_pv;
+    const double nu2 = m_nu * m_nu;
+    impl::for_each_pixel("bilevel::tv::normalised_gradient", space, s,
+                         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
+                           double dh, dv;
+                           impl::forward_differences(x, n, c, i, j, s.h, s.w, dh, dv);
+                           const double r = math::sqrt(dh * dh + dv * dv + nu2);
+                           ph(n, c, i, j) = Scalar(dh / r);
+                           pv(n, c, i, j) = Scalar(dv / r);
+                         });
+    apply_difference_adjoint(space, g);
+  }
+
+  void hessian_vector_product(const ExecSpace& space, const ConstImages& x, const ConstImages& v,
+                              const MutImages& hv) override {
+    this->check_images("hessian_vector_product", x);
+    require_same_shape("bilevel::tv::hessian_vector_product", x, v);
+    require_same_shape("bilevel::tv::hessian_vector_product", x, hv);
+    const Shape s = shape_of(x);
+    this->ensure(m_ph, "bilevel::tv::ph", s);
+    this->ensure(m_pv, "bilevel::tv::pv", s);
+    const auto ph = m_ph, pv = m_pv;
+    const double nu2 = m_nu * m_nu;
+    // Hess of sqrt(|g|^2 + nu^2) in g is (I - g g^T / r^2) / r.
+    impl::for_each_pixel("bilevel::tv::hessian_field", space, s,
+                         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
+                           double gh, gv, dh, dv;
+                           impl::forward_differences(x, n, c, i, j, s.h, s.w, gh, gv);
+                           impl::forward_differences(v, n, c, i, j, s.h, s.w, dh, dv);
+                           const double r2 = gh * gh + gv * gv + nu2, r = math::sqrt(r2);
+                           const double proj = (gh * dh + gv * dv) / r2;
+                           ph(n, c, i, j) = Scalar((dh - gh * proj) / r);
+                           pv(n, c, i, j) = Scalar((dv - gv * proj) / r);
+                         });
+    apply_difference_adjoint(space, hv);
+  }
+
+  void mixed_product(const ExecSpace& space, const ConstImages& x, const ConstImages& q,
+                     const Params& dtheta) override {
+    this->check_images("mixed_product", x);
+    require_same_shape("bilevel::tv::mixed_product", x, q);
+    this->require_params_view("mixed_product", dtheta);
+    const Shape s = shape_of(x);
+    const double nu2 = m_nu * m_nu;
+    // <grad R, q> = alpha sum (g . Dq) / r: d/dlog(alpha) is itself; d/dlog(nu) brings
+    // d(1/r)/dnu * nu = -nu^2 / r^3.
+    const auto sums = m_sums;
+    impl::multi_sum(
+        "bilevel::tv::mixed_product", space, s, 2,
+        KOKKOS_LAMBDA(int n, int c, int i, int j, double* acc) {
+          double gh, gv, qh, qv;
+          impl::forward_differences(x, n, c, i, j, s.h, s.w, gh, gv);
+          impl::forward_differences(q, n, c, i, j, s.h, s.w, qh, qv);
+          const double r2 = gh * gh + gv * gv + nu2, r = math::sqrt(r2);
+          const double gq = gh * qh + gv * qv;
+          acc[0] += gq / r;
+          acc[1] -= nu2 * gq / (r2 * r);
+        },
+        sums);
+    const double alpha = m_alpha;
+    Kokkos::parallel_for(
+        "bilevel::tv::mixed_store", Kokkos::RangePolicy<ExecSpace>(space, 0, 2),
+        KOKKOS_LAMBDA(int k) { dtheta(k) = Scalar(alpha * sums(k)); });
+  }
+
+ protected:
+  void update(const ExecSpace&) override {
+    const auto theta = this->params_host();
+    m_alpha = std::exp(double(theta[0]));
+    m_nu = std::exp(double(theta[1]));
+  }
+
+ private:
+  void apply_difference_adjoint(const ExecSpace& space, const MutImages& out) const {
+    const Shape s = shape_of(out);
+    const auto ph = m_ph, pv = m_pv;
+    const double alpha = m_alpha;
+    impl::for_each_pixel("bilevel::tv::difference_adjoint", space, s,
+                         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
+                           out(n, c, i, j) =
+                               Scalar(alpha * impl::difference_adjoint(ph, pv, n, c, i, j, s.h, s.w));
+                         });
+  }
+
+  double m_alpha = 0, m_nu = 0;
+  MutImages m_ph, m_pv;  // the vector field D^T acts on
+  Kokkos::View<double*, typename ExecSpace::memory_space> m_sums{"bilevel::tv::mixed_sums", 2};
+};
+
+}  // namespace bilevel

@@ -1,0 +1,139 @@
+#pragma once
+// The checks every regularizer must pass, in double precision on small random images:
+// gradient, Hessian-vector product and mixed product against central finite differences, HVP
+// symmetry and convexity. Each check prints the relative error on failure.
+
+#include <bilevel/core/blas1.hpp>
+#include <bilevel/regularizers/regularizer.hpp>
+
+#include <random>
+
+#include "../test_utils.hpp"
+
+namespace bilevel::test {
+
+using Reg = Regularizer<double>;
+
+inline double total(const PerSample<double>& v) {
+  auto h = host_copy(v);
+  double s = 0;
+  for (std::size_t k = 0; k < h.extent(0); ++k) s += h(k);
+  return s;
+}
+
+inline double inner(const Images<double>& a, const Images<double>& b) {
+  PerSample<double> d("d", a.extent(0));
+  dot(DefaultExecSpace(), a, b, d);
+  return total(d);
+}
+
+/// x + t d.
+inline Images<double> shifted(const Images<double>& x, double t, const Images<double>& d) {
+  auto y = make_images<double>("shifted", shape_of(x));
+  Kokkos::deep_copy(y, x);
+  axpby(DefaultExecSpace(), t, d, 1.0, y);
+  return y;
+}
+
+/// Relative error |a - b| / max(|a|, |b|, floor).
+inline double rel(double a, double b, double floor = 1e-12) {
+  return std::abs(a - b) / std::max({std::abs(a), std::abs(b), floor});
+}
+
+/// Gradient: d/dt R(x + t d) at 0 equals <grad R(x), d>, per direction over the batch.
+inline void check_gradient(Reg& r, const Images<double>& x, double h, double tol) {
+  const Shape s = shape_of(x);
+  auto d = random_images<double>(s, 101, -1, 1);
+  auto g = make_images<double>("g", s);
+  r.gradient(DefaultExecSpace(), x, g);
+  PerSample<double> ep("ep", s.n), em("em", s.n);
+  r.energy(DefaultExecSpace(), shifted(x, h, d), ep);
+  r.energy(DefaultExecSpace(), shifted(x, -h, d), em);
+  const double fd = (total(ep) - total(em)) / (2 * h);
+  const double an = inner(g, d);
+  EXPECT_LT(rel(fd, an), tol) << r.name() << " gradient: finite difference " << fd << ", analytic "
+                              << an;
+}
+
+/// HVP: d/dt grad R(x + t v) at 0 equals H v (compared as vectors).
+inline void check_hvp(Reg& r, const Images<double>& x, double h, double tol) {
+  const Shape s = shape_of(x);
+  auto v = random_images<double>(s, 102, -1, 1);
+  auto hv = make_images<double>("hv", s), gp = make_images<double>("gp", s),
+       gm = make_images<double>("gm", s);
+  r.hessian_vector_product(DefaultExecSpace(), x, v, hv);
+  r.gradient(DefaultExecSpace(), shifted(x, h, v), gp);
+  r.gradient(DefaultExecSpace(), shifted(x, -h, v), gm);
+  axpby(DefaultExecSpace(), 0.5 / h, gp, -0.5 / h, gm);  // gm = (gp - gm) / 2h
+  PerSample<double> err("err", s.n), nrm("nrm", s.n);
+  squared_distance(DefaultExecSpace(), gm, hv, err);
+  norm2_squared(DefaultExecSpace(), hv, nrm);
+  const double e = std::sqrt(total(err) / std::max(total(nrm), 1e-300));
+  EXPECT_LT(e, tol) << r.name() << " Hessian-vector product: relative error " << e
+                    << " (|Hv|^2 = " << total(nrm) << ")";
+}
+
+/// Symmetry <H u, v> = <u, H v>.
+inline void check_hvp_symmetry(Reg& r, const Images<double>& x, double tol) {
+  const Shape s = shape_of(x);
+  auto u = random_images<double>(s, 103, -1, 1), v = random_images<double>(s, 104, -1, 1);
+  auto hu = make_images<double>("hu", s), hv = make_images<double>("hv", s);
+  r.hessian_vector_product(DefaultExecSpace(), x, u, hu);
+  r.hessian_vector_product(DefaultExecSpace(), x, v, hv);
+  const double a = inner(hu, v), b = inner(u, hv);
+  EXPECT_LT(rel(a, b), tol) << r.name() << " HVP symmetry: " << a << " vs " << b;
+}
+
+/// Mixed product: d/dt <grad R_{theta + t e}(x), q> at 0 equals <mixed(x, q), e>.
+inline void check_mixed(Reg& r, const Images<double>& x, double h, double tol) {
+  const Shape s = shape_of(x);
+  auto q = random_images<double>(s, 105, -1, 1);
+  const auto theta = r.params_host();
+  std::mt19937 gen(106);
+  std::normal_distribution<double> nd;
+  std::vector<double> e(theta.size());
+  for (auto& v : e) v = nd(gen);
+  Reg::Params dtheta("dtheta", r.num_params());
+  r.mixed_product(DefaultExecSpace(), x, q, dtheta);
+  auto hd = host_copy(dtheta);
+  double an = 0;
+  for (std::size_t k = 0; k < e.size(); ++k) an += hd(k) * e[k];
+  auto g = make_images<double>("g", s);
+  auto at = [&](double t) {
+    std::vector<double> th(theta);
+    for (std::size_t k = 0; k < th.size(); ++k) th[k] += t * e[k];
+    r.set_params(DefaultExecSpace(), th);
+    r.gradient(DefaultExecSpace(), x, g);
+    return inner(g, q);
+  };
+  const double fd = (at(h) - at(-h)) / (2 * h);
+  r.set_params(DefaultExecSpace(), theta);
+  EXPECT_LT(rel(fd, an), tol) << r.name() << " mixed product: finite difference " << fd
+                              << ", analytic " << an;
+}
+
+/// Monotone gradient: <grad R(x) - grad R(y), x - y> >= 0 (convexity).
+inline void check_convexity(Reg& r, const Images<double>& x) {
+  const Shape s = shape_of(x);
+  for (unsigned seed = 0; seed < 3; ++seed) {
+    auto y = random_images<double>(s, 200 + seed, 0, 1);
+    auto gx = make_images<double>("gx", s), gy = make_images<double>("gy", s);
+    r.gradient(DefaultExecSpace(), x, gx);
+    r.gradient(DefaultExecSpace(), y, gy);
+    axpby(DefaultExecSpace(), -1.0, gy, 1.0, gx);  // gx <- grad R(x) - grad R(y)
+    auto diff = shifted(x, -1.0, y);               // x - y
+    EXPECT_GE(inner(gx, diff), -1e-12) << r.name() << " convexity";
+  }
+}
+
+/// All derivative checks at a random point with the given tolerances.
+inline void check_all(Reg& r, const Shape& s, double h = 1e-5, double tol = 1e-6) {
+  auto x = random_images<double>(s, 100, 0, 1);
+  check_gradient(r, x, h, tol);
+  check_hvp(r, x, h, tol);
+  check_hvp_symmetry(r, x, 1e-10);
+  check_mixed(r, x, h, tol);
+  check_convexity(r, x);
+}
+
+}  // namespace bilevel::test
