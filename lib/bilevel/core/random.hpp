@@ -11,7 +11,9 @@
 
 #include <Kokkos_Random.hpp>
 
+#include <cmath>
 #include <cstdint>
+#include <vector>
 
 namespace bilevel {
 
@@ -32,4 +34,23 @@ KOKKOS_INLINE_FUNCTION Kokkos::Random_XorShift64<typename ExecSpace::device_type
   return Kokkos::Random_XorShift64<typename ExecSpace::device_type>(state);
 }
 
+}  // namespace bilevel
+
+namespace bilevel {
+/// \brief `count` standard normal numbers for host-side initialisation, identical on every
+/// platform (SplitMix64 stream and Box-Muller; std::normal_distribution is not portable).
+inline std::vector<double> host_normals(std::uint64_t seed, std::size_t count) {
+  std::vector<double> out(count);
+  std::uint64_t state = splitmix64(seed ^ 0x5EEDull);
+  auto uniform = [&state] {  // in (0, 1]
+    state = splitmix64(state);
+    return (double(state >> 11) + 1.0) * (1.0 / 9007199254740992.0);
+  };
+  for (std::size_t k = 0; k < count; k += 2) {
+    const double r = std::sqrt(-2.0 * std::log(uniform())), phi = 6.283185307179586 * uniform();
+    out[k] = r * std::cos(phi);
+    if (k + 1 < count) out[k + 1] = r * std::sin(phi);
+  }
+  return out;
+}
 }  // namespace bilevel

@@ -1,0 +1,114 @@
+#pragma once
+/// \file
+/// A convolution layer whose filters live in a slice of theta: the zero-mean reparametrisation
+/// (effective filter = stored filter minus its mean over (Cin, k, k)), the packed operator for
+/// the solvers, and the chain rule back to the stored parameters. Used by FoE, CRR and ICNN.
+
+#include <bilevel/conv/conv2d.hpp>
+#include <bilevel/core/random.hpp>
+#include <bilevel/regularizers/regularizer.hpp>
+
+#include <cmath>
+
+namespace bilevel::impl {
+
+template <class Scalar, class ExecSpace>
+class FilterBank {
+ public:
+  using memory_space = typename ExecSpace::memory_space;
+  using Params = Kokkos::View<Scalar*, memory_space>;
+
+  FilterBank() = default;
+  FilterBank(int out_channels, int in_channels, int k, bool zero_mean)
+      : m_cout(out_channels), m_cin(in_channels), m_k(k), m_zero_mean(zero_mean),
+        m_filters("bilevel::filters", out_channels, in_channels, k, k),
+        m_grad("bilevel::filters::grad", out_channels, in_channels, k, k),
+        m_op(out_channels, in_channels, k) {}
+
+  std::vector<int> shape() const { return {m_cout, m_cin, m_k, m_k}; }
+  std::int64_t size() const { return std::int64_t(m_cout) * m_cin * m_k * m_k; }
+
+  /// Stored filters of theta[offset, offset + size) to effective filters, packed.
+  void update(const ExecSpace& space, const Params& theta, std::int64_t offset) {
+    const auto stored = stored_view(theta, offset);
+    const auto f = m_filters;
+    const int per = m_cin * m_k * m_k;
+    const bool zm = m_zero_mean;
+    Kokkos::parallel_for(
+        "bilevel::filters::effective", Kokkos::RangePolicy<ExecSpace>(space, 0, m_cout),
+        KOKKOS_LAMBDA(int o) {
+          const Scalar* w = &stored(o, 0, 0, 0);
+          double mean = 0;
+          if (zm) {
+            for (int t = 0; t < per; ++t) mean += w[t];
+            mean /= per;
+          }
+          Scalar* e = &f(o, 0, 0, 0);
+          for (int t = 0; t < per; ++t) e[t] = Scalar(w[t] - mean);
+        });
+    m_op.set_filters(space, m_filters);
+  }
+
+  /// dtheta[offset ...] = beta * dtheta + chain rule of m_grad (the gradient w.r.t. the effective
+  /// filters) through the zero-mean projection (which is symmetric: subtract the mean again).
+  void store_gradient(const ExecSpace& space, const Params& dtheta, std::int64_t offset) const {
+    const auto out = stored_view(dtheta, offset);
+    const auto gr = m_grad;
+    const int per = m_cin * m_k * m_k;
+    const bool zm = m_zero_mean;
+    Kokkos::parallel_for(
+        "bilevel::filters::store_gradient", Kokkos::RangePolicy<ExecSpace>(space, 0, m_cout),
+        KOKKOS_LAMBDA(int o) {
+          const Scalar* g = &gr(o, 0, 0, 0);
+          double mean = 0;
+          if (zm) {
+            for (int t = 0; t < per; ++t) mean += g[t];
+            mean /= per;
+          }
+          Scalar* d = &out(o, 0, 0, 0);
+          for (int t = 0; t < per; ++t) d[t] = Scalar(g[t] - mean);
+        });
+  }
+
+  /// Zero-mean Xavier-normal initial filters (std sqrt(2 / (fan_in + fan_out))) into theta.
+  void initialize_xavier(const ExecSpace& space, const Params& theta, std::int64_t offset,
+                         std::uint64_t seed, double gain = 1.0) const {
+    const double fan_in = double(m_cin) * m_k * m_k, fan_out = double(m_cout) * m_k * m_k;
+    const double std_dev = gain * std::sqrt(2.0 / (fan_in + fan_out));
+    auto z = host_normals(seed, std::size_t(size()));
+    auto host = Kokkos::create_mirror_view(stored_view(theta, offset));
+    const int per = m_cin * m_k * m_k;
+    for (int o = 0; o < m_cout; ++o) {
+      double mean = 0;
+      for (int t = 0; t < per; ++t) mean += z[std::size_t(o) * per + t];
+      mean = m_zero_mean ? mean / per : 0.0;
+      for (int t = 0; t < per; ++t)
+        host.data()[std::size_t(o) * per + t] = Scalar(std_dev * (z[std::size_t(o) * per + t] - mean));
+    }
+    Kokkos::deep_copy(space, stored_view(theta, offset), host);
+    space.fence();
+  }
+
+  /// The stored filters inside a flat parameter vector, as (Cout, Cin, k, k).
+  Filters<Scalar, memory_space> stored_view(const Params& theta, std::int64_t offset) const {
+    return Filters<Scalar, memory_space>(
+        theta.data() + offset, m_cout, m_cin, m_k, m_k);  // unmanaged: a window into theta
+  }
+
+  const Conv2dOperator<Scalar, ExecSpace>& op() const { return m_op; }
+  /// Effective filters (after the zero-mean reparametrisation).
+  const Filters<Scalar, memory_space>& filters() const { return m_filters; }
+  /// Gradient buffer w.r.t. the effective filters, filled with conv2d_filter_gradient.
+  const Filters<Scalar, memory_space>& grad() const { return m_grad; }
+  int out_channels() const { return m_cout; }
+  int in_channels() const { return m_cin; }
+  int kernel_size() const { return m_k; }
+
+ private:
+  int m_cout = 0, m_cin = 0, m_k = 0;
+  bool m_zero_mean = true;
+  Filters<Scalar, memory_space> m_filters, m_grad;
+  Conv2dOperator<Scalar, ExecSpace> m_op;
+};
+
+}  // namespace bilevel::impl
