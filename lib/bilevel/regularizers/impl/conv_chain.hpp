@@ -1,0 +1,102 @@
+#pragma once
+/// \file
+/// A chain of convolution layers W = W_L ... W_1 (no biases or activations between them, as in
+/// the CRR's multi-layer W): forward with the intermediate activations kept, the adjoint, and
+/// the backpropagation of <a, W x> to every layer's filters.
+
+#include <bilevel/regularizers/impl/filter_bank.hpp>
+
+#include <vector>
+
+namespace bilevel::impl {
+
+template <class Scalar, class ExecSpace>
+class ConvChain {
+ public:
+  using memory_space = typename ExecSpace::memory_space;
+  using MutImages = Images<Scalar, memory_space>;
+  using ConstImages = Kokkos::View<const Scalar****, Kokkos::LayoutRight, memory_space>;
+
+  /// Activations of one input through the chain: acts[l] = W_l ... W_1 x (acts[L-1] = W x).
+  struct Activations {
+    std::vector<MutImages> acts;
+    std::vector<MutImages> back;  // backpropagated signals, one per hidden layer
+  };
+
+  ConvChain() = default;
+  /// channels = {C0, C1, ..., CL}: layer l maps C(l-1) to C(l) channels with k x k filters.
+  ConvChain(const std::vector<int>& channels, int k) {
+    for (std::size_t l = 1; l < channels.size(); ++l)
+      m_layers.emplace_back(channels[l], channels[l - 1], k, true);
+  }
+
+  std::size_t depth() const { return m_layers.size(); }
+  FilterBank<Scalar, ExecSpace>& layer(std::size_t l) { return m_layers[l]; }
+  const FilterBank<Scalar, ExecSpace>& layer(std::size_t l) const { return m_layers[l]; }
+  int in_channels() const { return m_layers.front().in_channels(); }
+  int out_channels() const { return m_layers.back().out_channels(); }
+
+  /// Buffers for inputs of batch shape s (allocated when the shape changes only).
+  void ensure(Activations& a, const Shape& s, const char* label) const {
+    a.acts.resize(depth());
+    a.back.resize(depth());
+    for (std::size_t l = 0; l < depth(); ++l) {
+      const Shape ls{s.n, m_layers[l].out_channels(), s.h, s.w};
+      ensure_view(a.acts[l], label, ls);
+      ensure_view(a.back[l], label, ls);
+    }
+  }
+
+  /// a.acts[l] = W_l ... W_1 x; returns W x (a.acts.back()).
+  const MutImages& forward(const ExecSpace& space, const ConstImages& x, Activations& a) const {
+    ensure(a, shape_of(x), "bilevel::conv_chain::activations");
+    ConstImages in = x;
+    for (std::size_t l = 0; l < depth(); ++l) {
+      m_layers[l].op().forward(space, in, a.acts[l]);
+      in = a.acts[l];
+    }
+    return a.acts.back();
+  }
+
+  /// out = W^T y, using a.back as scratch (y: output-channel batch).
+  void adjoint(const ExecSpace& space, const ConstImages& y, const MutImages& out, Activations& a) const {
+    ensure(a, Shape{int(out.extent(0)), 1, int(out.extent(2)), int(out.extent(3))},
+           "bilevel::conv_chain::activations");
+    ConstImages in = y;
+    for (std::size_t l = depth(); l-- > 1;) {
+      m_layers[l].op().adjoint(space, in, a.back[l - 1]);
+      in = a.back[l - 1];
+    }
+    m_layers[0].op().adjoint(space, in, out);
+  }
+
+  /// Adds d<top, W x>/dK_l to every layer's gradient buffer (beta = 0 overwrites, 1 adds), with
+  /// a.acts holding the forward activations of x. Uses a.back as scratch.
+  void backprop_filters(const ExecSpace& space, const ConstImages& x, const ConstImages& top,
+                        Activations& a, Scalar beta) const {
+    ConstImages signal = top;
+    for (std::size_t l = depth(); l-- > 0;) {
+      const ConstImages input = l == 0 ? x : ConstImages(a.acts[l - 1]);
+      conv2d_filter_gradient(space, input, signal, m_layers[l].grad(), beta);
+      if (l > 0) {
+        m_layers[l].op().adjoint(space, signal, a.back[l - 1]);
+        signal = a.back[l - 1];
+      }
+    }
+  }
+
+  std::int64_t num_filter_params() const {
+    std::int64_t n = 0;
+    for (const auto& l : m_layers) n += l.size();
+    return n;
+  }
+
+ private:
+  static void ensure_view(MutImages& v, const char* label, const Shape& s) {
+    if (v.data() == nullptr || shape_of(v) != s) v = make_images<Scalar, memory_space>(label, s);
+  }
+
+  std::vector<FilterBank<Scalar, ExecSpace>> m_layers;
+};
+
+}  // namespace bilevel::impl

@@ -1,0 +1,117 @@
+#pragma once
+/// \file
+/// Largest eigenpair of a symmetric positive semi-definite operator on image batches by
+/// restarted Lanczos with full reorthogonalisation. Used for spectral norms of convolution
+/// chains (CRR normalisation), whose top eigenvalues cluster so tightly that plain power
+/// iteration needs tens of thousands of steps where Lanczos needs a few hundred.
+
+#include <bilevel/core/blas1.hpp>
+#include <bilevel/solvers/symmetric_eigen.hpp>
+
+#include <cmath>
+#include <vector>
+
+namespace bilevel {
+
+/// \brief Outcome of top_eigenpair.
+struct EigenResult {
+  double value = 0;       ///< the Ritz value (a lower bound on the top eigenvalue)
+  double residual = 0;    ///< ||A v - value v|| for the returned unit vector v
+  int applications = 0;   ///< operator applications spent
+  bool converged = false; ///< residual <= tol * value
+};
+
+/// \brief Workspace and driver for restarted Lanczos on one image (N = 1) of a given shape.
+template <class Scalar, class ExecSpace = DefaultExecSpace>
+class Lanczos {
+ public:
+  using memory_space = typename ExecSpace::memory_space;
+  using MutImages = Images<Scalar, memory_space>;
+
+  /// Krylov dimension `steps` per restart, vectors of shape s (s.n must be 1).
+  Lanczos(const Shape& s, int steps = 30)
+      : m_steps(steps), m_shape(s),
+        m_basis(make_images<Scalar, memory_space>("bilevel::lanczos::basis", {steps + 1, s.c, s.h, s.w})),
+        m_w(make_images<Scalar, memory_space>("bilevel::lanczos::w", s)),
+        m_dot("bilevel::lanczos::dot", 1) {
+    require(s.n == 1 && steps >= 2, "bilevel::Lanczos: one vector at a time and at least 2 steps");
+  }
+
+  /// Refines `v` (in: start vector, nonzero; out: unit top Ritz vector) for A = apply(space, in,
+  /// out) until ||A v - lambda v|| <= tol * lambda or `max_applications` is spent.
+  template <class Apply>
+  EigenResult top_eigenpair(const ExecSpace& space, const Apply& apply, const MutImages& v,
+                            double tol, int max_applications) {
+    EigenResult r;
+    scale(space, v, 1.0 / std::sqrt(dot(space, v, v)));
+    while (r.applications < max_applications) {
+      Kokkos::deep_copy(space, q(0), v);
+      std::vector<double> alpha, beta;
+      int m = 0;
+      for (; m < m_steps && r.applications < max_applications; ++m) {
+        apply(space, q(m), m_w);
+        ++r.applications;
+        // Full reorthogonalisation (twice is enough): w <- w - sum_i <q_i, w> q_i.
+        double a = 0;
+        for (int pass = 0; pass < 2; ++pass)
+          for (int i = 0; i <= m; ++i) {
+            const double c = dot(space, q(i), m_w);
+            if (i == m) a += c;
+            axpby(space, Scalar(-c), q(i), Scalar(1), m_w);
+          }
+        alpha.push_back(a);
+        const double b = std::sqrt(dot(space, m_w, m_w));
+        beta.push_back(b);
+        if (b <= 1e-14 * std::abs(a)) {  // invariant subspace: exact
+          ++m;
+          break;
+        }
+        Kokkos::deep_copy(space, q(m + 1), m_w);
+        scale(space, q(m + 1), 1.0 / b);
+      }
+      // Top eigenpair of the m x m tridiagonal matrix, and its Ritz vector as the restart.
+      std::vector<double> t(std::size_t(m) * m, 0.0), values, vectors;
+      for (int i = 0; i < m; ++i) {
+        t[i * m + i] = alpha[i];
+        if (i + 1 < m) t[i * m + i + 1] = t[(i + 1) * m + i] = beta[i];
+      }
+      impl::symmetric_eigen(t, m, values, vectors);
+      int top = 0;
+      for (int i = 1; i < m; ++i)
+        if (values[i] > values[top]) top = i;
+      r.value = values[top];
+      r.residual = std::abs(beta[m - 1] * vectors[std::size_t(m - 1) * m + top]);
+      Kokkos::deep_copy(space, v, Scalar(0));
+      for (int i = 0; i < m; ++i) axpby(space, Scalar(vectors[std::size_t(i) * m + top]), q(i), Scalar(1), v);
+      scale(space, v, 1.0 / std::sqrt(dot(space, v, v)));
+      if (r.residual <= tol * r.value) {
+        r.converged = true;
+        break;
+      }
+    }
+    return r;
+  }
+
+ private:
+  auto q(int i) const {
+    return Kokkos::subview(m_basis, std::make_pair(i, i + 1), Kokkos::ALL, Kokkos::ALL, Kokkos::ALL);
+  }
+  template <class A, class B>
+  double dot(const ExecSpace& space, const A& a, const B& b) {
+    bilevel::dot(space, a, b, m_dot);
+    double h;
+    Kokkos::deep_copy(h, Kokkos::subview(m_dot, 0));
+    return h;
+  }
+  template <class A>
+  void scale(const ExecSpace& space, const A& a, double f) {
+    axpby(space, Scalar(0), a, Scalar(f), a);
+  }
+
+  int m_steps;
+  Shape m_shape;
+  MutImages m_basis, m_w;
+  PerSample<double, memory_space> m_dot;
+};
+
+}  // namespace bilevel
