@@ -70,9 +70,12 @@ class FilterBank {
         });
   }
 
-  /// Zero-mean Xavier-normal initial filters (std sqrt(2 / (fan_in + fan_out))) into theta.
+  /// Xavier-normal initial filters (std sqrt(2 / (fan_in + fan_out))) into theta, each made
+  /// zero-mean when `zero_mean` (default: as the reparametrisation) and non-negative (|z|) when
+  /// `absolute`.
   void initialize_xavier(const ExecSpace& space, const Params& theta, std::int64_t offset,
-                         std::uint64_t seed, double gain = 1.0) const {
+                         std::uint64_t seed, double gain = 1.0, int zero_mean = -1,
+                         bool absolute = false) const {
     const double fan_in = double(m_cin) * m_k * m_k, fan_out = double(m_cout) * m_k * m_k;
     const double std_dev = gain * std::sqrt(2.0 / (fan_in + fan_out));
     auto z = host_normals(seed, std::size_t(size()));
@@ -81,9 +84,11 @@ class FilterBank {
     for (int o = 0; o < m_cout; ++o) {
       double mean = 0;
       for (int t = 0; t < per; ++t) mean += z[std::size_t(o) * per + t];
-      mean = m_zero_mean ? mean / per : 0.0;
-      for (int t = 0; t < per; ++t)
-        host.data()[std::size_t(o) * per + t] = Scalar(std_dev * (z[std::size_t(o) * per + t] - mean));
+      mean = (zero_mean < 0 ? m_zero_mean : zero_mean != 0) ? mean / per : 0.0;
+      for (int t = 0; t < per; ++t) {
+        const double v = z[std::size_t(o) * per + t] - mean;
+        host.data()[std::size_t(o) * per + t] = Scalar(std_dev * (absolute ? std::abs(v) : v));
+      }
     }
     Kokkos::deep_copy(space, stored_view(theta, offset), host);
     space.fence();
