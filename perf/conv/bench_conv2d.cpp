@@ -7,6 +7,10 @@
 
 #include "../bench_util.hpp"
 
+#ifdef BILEVEL_BENCH_KOKKOSKERNELS
+#include <KokkosBlas3_gemm.hpp>
+#endif
+
 namespace bilevel::bench {
 namespace {
 
@@ -41,6 +45,38 @@ void run(benchmark::State& state, Layer l, Shape xs, Pass pass) {
   set_flops(state, conv2d_flops(xs, l.cout, l.k));
 }
 
+#ifdef BILEVEL_BENCH_KOKKOSKERNELS
+// Baseline: im2col (patches as columns) + Kokkos Kernels GEMM, Y(Cout, N H W) = W(Cout, Cin k^2)
+// * cols(Cin k^2, N H W). Timed including the im2col pass; the result is left in (Cout, N H W)
+// order (a direct kernel would also pay for the transpose back to (N, Cout, H, W)).
+template <class S>
+void run_im2col(benchmark::State& state, Layer l, Shape xs) {
+  using Matrix = Kokkos::View<S**, Kokkos::LayoutRight, DefaultMemSpace>;
+  auto x = make_images<S>("bench::x", xs);
+  Kokkos::deep_copy(x, S(0.5));
+  const int k = l.k, r = k / 2;
+  const std::int64_t cols = std::int64_t(xs.n) * xs.h * xs.w;
+  Matrix patches("bench::patches", std::int64_t(xs.c) * k * k, cols);
+  Matrix w("bench::w", l.cout, std::int64_t(xs.c) * k * k), y("bench::y", l.cout, cols);
+  Kokkos::deep_copy(w, S(0.01));
+  DefaultExecSpace space;
+  for (auto _ : state) {
+    Kokkos::parallel_for(
+        "bench::im2col",
+        Kokkos::MDRangePolicy<DefaultExecSpace, Kokkos::Rank<2>>(space, {0, 0}, {std::int64_t(patches.extent(0)), cols}),
+        KOKKOS_LAMBDA(std::int64_t row, std::int64_t col) {
+          const int b = int(row % k), a = int((row / k) % k), c = int(row / (k * k));
+          const int j = int(col % xs.w), i = int((col / xs.w) % xs.h), n = int(col / (std::int64_t(xs.w) * xs.h));
+          const int ii = i + a - r, jj = j + b - r;
+          patches(row, col) = (ii >= 0 && ii < xs.h && jj >= 0 && jj < xs.w) ? x(n, c, ii, jj) : S(0);
+        });
+    KokkosBlas::gemm("N", "N", S(1), w, patches, S(0), y);
+    space.fence();
+  }
+  set_flops(state, conv2d_flops(xs, l.cout, l.k));
+}
+#endif
+
 template <class S>
 void register_all(const char* type) {
   const std::pair<const char*, Pass> passes[] = {
@@ -55,6 +91,16 @@ void register_all(const char* type) {
             ->Unit(benchmark::kMicrosecond)
             ->UseRealTime();
       }
+#ifdef BILEVEL_BENCH_KOKKOSKERNELS
+  for (const Layer& l : kLayers)
+    for (const auto& [size, xs] : {std::pair<const char*, Shape>{"batch8x64x64", {8, l.cin, 64, 64}},
+                                   std::pair<const char*, Shape>{"small", {1, l.cin, 16, 16}}})
+      benchmark::RegisterBenchmark(
+          (std::string("conv2d/") + l.name + "/forward_im2col_gemm/" + type + "/" + size).c_str(),
+          [=](benchmark::State& st) { run_im2col<S>(st, l, xs); })
+          ->Unit(benchmark::kMicrosecond)
+          ->UseRealTime();
+#endif
 }
 
 const bool registered = [] {
