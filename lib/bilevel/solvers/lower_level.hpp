@@ -1,0 +1,100 @@
+#pragma once
+/// \file
+/// The lower-level objective of a batch (DESIGN.md section 1, main paper eq. 4.1b):
+///   h_i(x, theta) = ||A x - y_i||^2 + R_theta(x) + (xi / 2) ||x||^2,
+/// with value, gradient and Hessian-vector product per sample. h_i is mu-strongly convex with
+/// mu = 2 lambda_min(A^T A) + xi, so ||x - x_hat_i|| <= ||grad h_i(x)|| / mu.
+
+#include <bilevel/core/blas1.hpp>
+#include <bilevel/operators/forward_operator.hpp>
+#include <bilevel/regularizers/regularizer.hpp>
+
+#include <cmath>
+
+namespace bilevel {
+
+/// \brief h(x) = ||A x - y||^2 + R(x) + xi/2 ||x||^2 for a batch of measurements y.
+template <class Scalar, class ExecSpace = DefaultExecSpace>
+class LowerLevelProblem {
+ public:
+  using memory_space = typename ExecSpace::memory_space;
+  using ConstImages = Kokkos::View<const Scalar****, Kokkos::LayoutRight, memory_space>;
+  using MutImages = Images<Scalar, memory_space>;
+  using Sums = PerSample<double, memory_space>;
+
+  /// The operator and regularizer are referenced, not copied: they must outlive the problem.
+  LowerLevelProblem(const ForwardOperator<Scalar, ExecSpace>& op, Regularizer<Scalar, ExecSpace>& reg,
+                    const ConstImages& measurements, double xi = 0.0)
+      : m_op(&op), m_reg(&reg), m_y(measurements), m_xi(xi),
+        m_residual(make_images<Scalar, memory_space>("bilevel::lower_level::residual", shape_of(measurements))),
+        m_tmp(make_images<Scalar, memory_space>("bilevel::lower_level::tmp", shape_of(measurements))),
+        m_sums("bilevel::lower_level::sums", measurements.extent(0)),
+        m_ridge("bilevel::lower_level::ridge", measurements.extent(0)) {
+    require(xi >= 0 && std::isfinite(xi), "bilevel::LowerLevelProblem: xi must be finite and >= 0, got ", xi);
+    require(mu() > 0, "bilevel::LowerLevelProblem: the problem is not strongly convex (operator '",
+            op.name(), "' has lambda_min(A^T A) = 0 and xi = 0); set xi > 0");
+  }
+
+  /// Strong-convexity constant mu = 2 lambda_min(A^T A) + xi.
+  double mu() const { return 2.0 * m_op->normal_min_eigenvalue() + m_xi; }
+  double xi() const { return m_xi; }
+  Shape shape() const { return shape_of(m_y); }
+  const ConstImages& measurements() const { return m_y; }
+  Regularizer<Scalar, ExecSpace>& regularizer() const { return *m_reg; }
+  const ForwardOperator<Scalar, ExecSpace>& forward_operator() const { return *m_op; }
+
+  /// value(s) = h_s(x).
+  void value(const ExecSpace& space, const ConstImages& x, const Sums& value) {
+    data_residual(space, x);
+    norm2_squared(space, m_residual, value);
+    m_reg->energy(space, x, m_sums);
+    add_regularizer_and_ridge(space, x, value);
+  }
+
+  /// value(s) = h_s(x) and g = grad h(x) = 2 A^T (A x - y) + grad R(x) + xi x.
+  void value_and_gradient(const ExecSpace& space, const ConstImages& x, const Sums& value,
+                          const MutImages& g) {
+    require_same_shape("bilevel::LowerLevelProblem::value_and_gradient", x, g);
+    data_residual(space, x);
+    norm2_squared(space, m_residual, value);
+    m_reg->energy(space, x, m_sums);
+    add_regularizer_and_ridge(space, x, value);
+    m_op->adjoint(space, m_residual, m_tmp);
+    m_reg->gradient(space, x, g);
+    axpby(space, Scalar(2), m_tmp, Scalar(1), g);
+    if (m_xi > 0) axpby(space, Scalar(m_xi), x, Scalar(1), g);
+  }
+
+  /// hv = (2 A^T A + Hess R(x) + xi I) v.
+  void hessian_vector_product(const ExecSpace& space, const ConstImages& x, const ConstImages& v,
+                              const MutImages& hv) {
+    m_reg->hessian_vector_product(space, x, v, hv);
+    m_op->normal(space, v, m_tmp);
+    axpby(space, Scalar(2), m_tmp, Scalar(1), hv);
+    if (m_xi > 0) axpby(space, Scalar(m_xi), v, Scalar(1), hv);
+  }
+
+ private:
+  void data_residual(const ExecSpace& space, const ConstImages& x) {
+    require_same_shape("bilevel::LowerLevelProblem", x, m_y);
+    m_op->apply(space, x, m_residual);
+    axpby(space, Scalar(-1), m_y, Scalar(1), m_residual);
+  }
+  void add_regularizer_and_ridge(const ExecSpace& space, const ConstImages& x, const Sums& value) {
+    const auto r = m_sums;
+    if (m_xi > 0) norm2_squared(space, x, m_ridge);
+    const auto ridge = m_ridge;
+    const double half_xi = 0.5 * m_xi;
+    Kokkos::parallel_for(
+        "bilevel::lower_level::total", Kokkos::RangePolicy<ExecSpace>(space, 0, value.extent(0)),
+        KOKKOS_LAMBDA(int s) { value(s) += r(s) + (half_xi > 0 ? half_xi * ridge(s) : 0.0); });
+  }
+  const ForwardOperator<Scalar, ExecSpace>* m_op;
+  Regularizer<Scalar, ExecSpace>* m_reg;
+  ConstImages m_y;
+  double m_xi;
+  MutImages m_residual, m_tmp;
+  Sums m_sums, m_ridge;
+};
+
+}  // namespace bilevel

@@ -1,0 +1,148 @@
+#include <bilevel/core/noise.hpp>
+#include <bilevel/operators/identity.hpp>
+#include <bilevel/operators/mask.hpp>
+#include <bilevel/operators/measurement.hpp>
+#include <bilevel/regularizers/crr.hpp>
+#include <bilevel/regularizers/foe.hpp>
+#include <bilevel/regularizers/tv.hpp>
+#include <bilevel/solvers/nmapg.hpp>
+
+#include "../test_utils.hpp"
+
+namespace bilevel::test {
+namespace {
+
+template <class S>
+Images<S> noisy(const Images<S>& clean, double sigma, unsigned seed) {
+  auto y = make_images<S>("y", shape_of(clean));
+  add_gaussian_noise(DefaultExecSpace(), clean, sigma, seed, y);
+  return y;
+}
+
+// ||grad h(x)|| per sample, recomputed independently of the solver.
+template <class S>
+std::vector<double> gradient_norms(LowerLevelProblem<S>& h, const Images<S>& x) {
+  PerSample<double> v("v", x.extent(0)), n("n", x.extent(0));
+  auto g = make_images<S>("g", shape_of(x));
+  h.value_and_gradient(DefaultExecSpace(), x, v, g);
+  norm2_squared(DefaultExecSpace(), g, n);
+  auto hn = host_copy(n);
+  std::vector<double> out;
+  for (std::size_t i = 0; i < hn.extent(0); ++i) out.push_back(std::sqrt(hn(i)));
+  return out;
+}
+
+TEST(Nmapg, SolvesDenoisingToTightAccuracyWithPerSampleCounts) {
+  const Shape s{3, 3, 16, 16};
+  auto clean = random_images<double>(s, 1);
+  // Sample 2 is much noisier than the others, so it needs a different number of iterations.
+  auto y = noisy(clean, 0.05, 2);
+  auto hy = host_copy(y);
+  for (int c = 0; c < 3; ++c)
+    for (int i = 0; i < 16; ++i)
+      for (int j = 0; j < 16; ++j) hy(2, c, i, j) += 0.3 * ((i * 7 + j * 3 + c) % 5 - 2);
+  Kokkos::deep_copy(y, hy);
+  FieldOfExperts<double> foe(DefaultExecSpace(), 3, 6, 5, 3);
+  IdentityOperator<double> id;
+  LowerLevelProblem<double> h(id, foe, y);
+  auto x = make_images<double>("x", s);
+  Kokkos::deep_copy(x, y);
+  Nmapg<double> solver;
+  const auto r = solver.solve(DefaultExecSpace(), h, x, 1e-8);
+  const auto g = gradient_norms(h, x);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(r.converged[i]) << "sample " << i;
+    EXPECT_LE(g[i], 1e-8) << "sample " << i;
+    EXPECT_NEAR(g[i], r.gradient_norms[i], 1e-12);
+    EXPECT_GT(r.iterations[i], 0);
+  }
+  EXPECT_NE(r.iterations[2], r.iterations[0]);
+  EXPECT_EQ(r.total_iterations, r.iterations[0] + r.iterations[1] + r.iterations[2]);
+}
+
+TEST(Nmapg, SolvesInpaintingToTightAccuracy) {
+  const Shape s{2, 1, 20, 20};
+  auto clean = random_images<double>(s, 3);
+  auto mask = MaskOperator<double>::bernoulli(DefaultExecSpace(), s, 0.3, 4);
+  auto y = make_images<double>("y", s);
+  simulate_measurement(DefaultExecSpace(), mask, clean, 0.02, 5, y);
+  SmoothedTV<double> tv(DefaultExecSpace(), 1);
+  tv.set(DefaultExecSpace(), 0.1, 0.05);
+  LowerLevelProblem<double> h(mask, tv, y, 1e-2);
+  auto x = make_images<double>("x", s);
+  Kokkos::deep_copy(x, y);
+  Nmapg<double> solver;
+  const auto r = solver.solve(DefaultExecSpace(), h, x, 1e-8);
+  const auto g = gradient_norms(h, x);
+  for (int i = 0; i < 2; ++i) EXPECT_LE(g[i], 1e-8) << "sample " << i << " after " << r.iterations[i];
+}
+
+TEST(Nmapg, WarmStartCutsTheIterationCount) {
+  const Shape s{2, 3, 12, 12};
+  auto clean = random_images<double>(s, 6);
+  auto y = noisy(clean, 0.1, 7);
+  CrrOptions o;
+  o.spectral_size = 12;
+  o.potential = RidgePotentialKind::log_cosh;
+  o.beta = 10;
+  ConvexRidge<double> crr(DefaultExecSpace(), 3, o, 8);
+  IdentityOperator<double> id;
+  LowerLevelProblem<double> h(id, crr, y);
+  auto x = make_images<double>("x", s);
+  Kokkos::deep_copy(x, y);
+  Nmapg<double> solver;
+  const auto cold = solver.solve(DefaultExecSpace(), h, x, 1e-6);
+  // A slightly different problem (new parameters), re-solved from the old solution.
+  auto th = crr.params_host();
+  th.back() += 0.05;
+  crr.set_params(DefaultExecSpace(), th);
+  auto x_cold = make_images<double>("x_cold", s);
+  Kokkos::deep_copy(x_cold, y);
+  const auto again_cold = solver.solve(DefaultExecSpace(), h, x_cold, 1e-6);
+  const auto warm = solver.solve(DefaultExecSpace(), h, x, 1e-6);
+  EXPECT_LT(warm.total_iterations, again_cold.total_iterations);
+  std::printf("CRR re-solve: %ld iterations cold, %ld warm\n", again_cold.total_iterations,
+              warm.total_iterations);
+  EXPECT_GT(cold.total_iterations, 0);
+  for (double gn : gradient_norms(h, x)) EXPECT_LE(gn, 1e-6);
+}
+
+TEST(Nmapg, RelativeStepRuleAndNonFiniteInput) {
+  const Shape s{1, 1, 8, 8};
+  auto y = random_images<double>(s, 9);
+  SmoothedTV<double> tv(DefaultExecSpace(), 1);
+  IdentityOperator<double> id;
+  LowerLevelProblem<double> h(id, tv, y);
+  auto x = make_images<double>("x", s);
+  Kokkos::deep_copy(x, y);
+  NmapgOptions o;
+  o.stop = StopRule::relative_step;
+  Nmapg<double> solver(o);
+  const auto r = solver.solve(DefaultExecSpace(), h, x, 1e-10);
+  EXPECT_TRUE(r.converged[0]);
+  EXPECT_LT(r.gradient_norms[0], 1e-6);
+  auto hy = host_copy(y);
+  hy(0, 0, 3, 3) = std::nan("");
+  Kokkos::deep_copy(y, hy);
+  Kokkos::deep_copy(x, 0.5);
+  expect_error([&] { solver.solve(DefaultExecSpace(), h, x, 1e-6); }, "sample 0 is not finite");
+  MaskOperator<double> mask = MaskOperator<double>::bernoulli(DefaultExecSpace(), s, 0.5, 1);
+  expect_error([&] { LowerLevelProblem<double> bad(mask, tv, y); }, "not strongly convex");
+}
+
+TEST(Nmapg, FloatSolvesToFloatAccuracy) {
+  const Shape s{2, 3, 16, 16};
+  auto clean = random_images<float>(s, 10);
+  auto y = noisy(clean, 0.1, 11);
+  SmoothedTV<float> tv(DefaultExecSpace(), 3);
+  IdentityOperator<float> id;
+  LowerLevelProblem<float> h(id, tv, y);
+  auto x = make_images<float>("x", s);
+  Kokkos::deep_copy(x, y);
+  Nmapg<float> solver;
+  const auto r = solver.solve(DefaultExecSpace(), h, x, 1e-3);
+  for (int i = 0; i < 2; ++i) EXPECT_TRUE(r.converged[i]);
+}
+
+}  // namespace
+}  // namespace bilevel::test
