@@ -21,7 +21,9 @@ struct EigenResult {
   bool converged = false; ///< residual <= tol * value
 };
 
-/// \brief Workspace and driver for restarted Lanczos on one image (N = 1) of a given shape.
+/// \brief Workspace and driver for restarted Lanczos on vectors of a given batch shape. A batch
+/// is one vector of the direct sum (inner products summed over samples), so for a
+/// block-diagonal operator the result is the largest eigenvalue over all samples.
 template <class Scalar, class ExecSpace = DefaultExecSpace>
 class Lanczos {
  public:
@@ -31,10 +33,11 @@ class Lanczos {
   /// Krylov dimension `steps` per restart, vectors of shape s (s.n must be 1).
   Lanczos(const Shape& s, int steps = 30)
       : m_steps(steps), m_shape(s),
-        m_basis(make_images<Scalar, memory_space>("bilevel::lanczos::basis", {steps + 1, s.c, s.h, s.w})),
+        m_basis(make_images<Scalar, memory_space>("bilevel::lanczos::basis",
+                                                  {(steps + 1) * s.n, s.c, s.h, s.w})),
         m_w(make_images<Scalar, memory_space>("bilevel::lanczos::w", s)),
-        m_dot("bilevel::lanczos::dot", 1) {
-    require(s.n == 1 && steps >= 2, "bilevel::Lanczos: one vector at a time and at least 2 steps");
+        m_dot("bilevel::lanczos::dot", s.n) {
+    require(s.n >= 1 && steps >= 2, "bilevel::Lanczos: needs a nonempty batch and at least 2 steps");
   }
 
   /// Refines `v` (in: start vector, nonzero; out: unit top Ritz vector) for A = apply(space, in,
@@ -94,14 +97,16 @@ class Lanczos {
 
  private:
   auto q(int i) const {
-    return Kokkos::subview(m_basis, std::make_pair(i, i + 1), Kokkos::ALL, Kokkos::ALL, Kokkos::ALL);
+    return Kokkos::subview(m_basis, std::make_pair(i * m_shape.n, (i + 1) * m_shape.n), Kokkos::ALL,
+                           Kokkos::ALL, Kokkos::ALL);
   }
   template <class A, class B>
   double dot(const ExecSpace& space, const A& a, const B& b) {
     bilevel::dot(space, a, b, m_dot);
-    double h;
-    Kokkos::deep_copy(h, Kokkos::subview(m_dot, 0));
-    return h;
+    auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_dot);
+    double sum = 0;
+    for (std::size_t k = 0; k < h.extent(0); ++k) sum += h(k);
+    return sum;
   }
   template <class A>
   void scale(const ExecSpace& space, const A& a, double f) {

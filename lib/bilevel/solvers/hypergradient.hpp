@@ -1,0 +1,225 @@
+#pragma once
+/// \file
+/// The inexact hypergradient by the implicit function theorem (DESIGN.md section 5):
+///   x_eps ~ x_hat(theta) by nmAPG to ||grad h_i|| <= eps,
+///   b_i = 2 (x_eps,i - x*_i),   H_i q_i = b_i by CG to ||H_i q_i - b_i|| <= delta,
+///   z = -(1/N) sum_i (d_theta grad_x h(x_eps,i))^T q_i,
+/// with the upper loss F = (1/N) sum_i ||x_eps,i - x*_i||^2, the cost (nmAPG + CG iterations over
+/// the samples) and the a-posteriori error bound of Ehrhardt & Roberts (2024) in the form of
+/// DESIGN.md section 5, per sample and averaged:
+///   e_i = |J| delta_i / mu + L_J eps_i (|q_i| + delta_i / mu)
+///         + (|J| + L_J eps_i) (L_g eps_i / mu + L_H eps_i (|grad g_i| + L_g eps_i) / mu^2),
+/// eps_i = ||grad h_i(x_eps)|| / mu (certified distance), delta_i the CG residual, L_g = 2.
+/// |J| (the norm of d_theta grad_x R at x_eps) is estimated by power iteration on J^T J with J t
+/// from central differences of grad_x R in theta; L_H and L_J are local secant estimates along
+/// a random perturbation of x_eps unless set by the user. These constants are estimates, not
+/// rigorous bounds: the bound is as good as they are.
+
+#include <bilevel/solvers/cg.hpp>
+#include <bilevel/core/noise.hpp>
+#include <bilevel/solvers/nmapg.hpp>
+
+#include <cmath>
+#include <vector>
+
+namespace bilevel {
+
+/// \brief Hypergradient settings.
+struct HypergradientOptions {
+  NmapgOptions lower;
+  LinearSolverOptions linear;
+  bool estimate_bound = true;   ///< compute |J|, L_H, L_J and the error bound
+  int jacobian_power_iterations = 3;
+  double lipschitz_hessian = -1;   ///< L_H; negative: secant estimate
+  double lipschitz_jacobian = -1;  ///< L_J; negative: secant estimate
+};
+
+/// \brief One hypergradient and everything measured on the way.
+template <class Scalar, class MemorySpace>
+struct HypergradientResult {
+  Kokkos::View<Scalar*, MemorySpace> z;  ///< the hypergradient (length of theta)
+  double loss = 0;                       ///< (1/N) sum ||x_eps - x*||^2
+  std::vector<double> sample_losses;
+  long lower_cost = 0, linear_cost = 0;  ///< nmAPG and CG iterations summed over samples
+  long cost() const { return lower_cost + linear_cost; }
+  NmapgResult lower;
+  LinearSolveResult linear;
+  double mu = 0;
+  double certified_distance = 0;  ///< max_i ||grad h_i|| / mu
+  double jacobian_norm = 0, lipschitz_hessian = 0, lipschitz_jacobian = 0;
+  double bound = 0;               ///< estimate of ||z - grad F||; 0 unless estimate_bound
+};
+
+/// \brief Computes inexact hypergradients for batches; owns its solvers and buffers.
+template <class Scalar, class ExecSpace = DefaultExecSpace>
+class HypergradientSolver {
+ public:
+  using memory_space = typename ExecSpace::memory_space;
+  using MutImages = Images<Scalar, memory_space>;
+  using ConstImages = Kokkos::View<const Scalar****, Kokkos::LayoutRight, memory_space>;
+  using Params = Kokkos::View<Scalar*, memory_space>;
+  using Result = HypergradientResult<Scalar, memory_space>;
+
+  explicit HypergradientSolver(const HypergradientOptions& opt = {})
+      : m_opt(opt), m_nmapg(opt.lower), m_linear(opt.linear) {}
+  const HypergradientOptions& options() const { return m_opt; }
+
+  /// x: warm start in, x_eps out; q: warm start in, CG solution out (both batch-shaped).
+  Result compute(const ExecSpace& space, LowerLevelProblem<Scalar, ExecSpace>& h, const ConstImages& clean,
+                 const MutImages& x, const MutImages& q, double eps, double delta) {
+    require_same_shape("bilevel::hypergradient", clean, h.measurements());
+    require_same_shape("bilevel::hypergradient", x, q);
+    require(delta > 0, "bilevel::hypergradient: delta must be positive, got ", delta);
+    auto& reg = h.regularizer();
+    const Shape s = shape_of(x);
+    allocate(s, reg.num_params());
+    Result r;
+    r.mu = h.mu();
+    r.lower = m_nmapg.solve(space, h, x, eps);
+    r.lower_cost = r.lower.total_iterations;
+    squared_distance(space, x, clean, m_loss);
+    r.sample_losses = impl::to_vector(m_loss);
+    for (double l : r.sample_losses) r.loss += l / s.n;
+    // b = 2 (x - x*) is the gradient of the upper loss g at x_eps.
+    Kokkos::deep_copy(space, m_b, x);
+    axpby(space, Scalar(-2), clean, Scalar(2), m_b);
+    const auto hvp = [&](const ExecSpace& sp, const auto& in, const MutImages& out) {
+      h.hessian_vector_product(sp, x, in, out);
+    };
+    r.linear = m_linear.solve(space, hvp, m_b, q, delta);
+    r.linear_cost = r.linear.total_iterations;
+    r.z = Params("bilevel::hypergradient::z", reg.num_params());
+    reg.mixed_product(space, x, q, r.z);
+    axpby_params(space, r.z, -1.0 / s.n);
+    double worst = 0;
+    for (double g : r.lower.gradient_norms) worst = std::max(worst, g);
+    r.certified_distance = worst / r.mu;
+    if (m_opt.estimate_bound) error_bound(space, h, x, q, r);
+    return r;
+  }
+
+ private:
+  void allocate(const Shape& s, std::int64_t p) {
+    if (m_b.data() == nullptr || shape_of(m_b) != s) {
+      m_b = make_images<Scalar, memory_space>("bilevel::hypergradient::b", s);
+      m_t1 = make_images<Scalar, memory_space>("bilevel::hypergradient::t1", s);
+      m_t2 = make_images<Scalar, memory_space>("bilevel::hypergradient::t2", s);
+      m_t3 = make_images<Scalar, memory_space>("bilevel::hypergradient::t3", s);
+      m_loss = PerSample<double, memory_space>("bilevel::hypergradient::loss", s.n);
+      m_norms = PerSample<double, memory_space>("bilevel::hypergradient::norms", s.n);
+    }
+    if (m_p1.extent(0) != std::size_t(p)) {
+      m_p1 = Params("bilevel::hypergradient::p1", p);
+      m_p2 = Params("bilevel::hypergradient::p2", p);
+    }
+  }
+
+  static void axpby_params(const ExecSpace& space, const Params& v, double f) {
+    Kokkos::parallel_for(
+        "bilevel::hypergradient::scale", Kokkos::RangePolicy<ExecSpace>(space, 0, v.extent(0)),
+        KOKKOS_LAMBDA(std::int64_t k) { v(k) = Scalar(f * v(k)); });
+  }
+
+  double params_norm(const ExecSpace& space, const Params& v) const {
+    double s = 0;
+    Kokkos::parallel_reduce(
+        "bilevel::hypergradient::params_norm", Kokkos::RangePolicy<ExecSpace>(space, 0, v.extent(0)),
+        KOKKOS_LAMBDA(std::int64_t k, double& acc) { acc += double(v(k)) * double(v(k)); }, s);
+    return std::sqrt(s);
+  }
+
+  std::vector<double> sample_norms(const ExecSpace& space, const MutImages& v) {
+    norm2_squared(space, v, m_norms);
+    std::vector<double> out;
+    for (double x : impl::to_vector(m_norms)) out.push_back(std::sqrt(x));
+    return out;
+  }
+
+  /// |J|, L_H, L_J estimates and the bound (DESIGN.md section 5).
+  void error_bound(const ExecSpace& space, LowerLevelProblem<Scalar, ExecSpace>& h, const MutImages& x,
+                   const MutImages& q, Result& r) {
+    auto& reg = h.regularizer();
+    const Shape s = shape_of(x);
+    const auto theta = reg.params_host();
+    // |J| by power iteration on J^T J, J t = d/dh grad_x R_{theta + h t}(x) (central difference).
+    const auto z0 = host_normals(0x4A, theta.size());
+    std::vector<Scalar> t(z0.begin(), z0.end());
+    double jn = 0, tn = 0;
+    for (double v : z0) tn += v * v;
+    tn = std::sqrt(tn);
+    for (auto& v : t) v = Scalar(v / tn);
+    double theta_norm = 0;
+    for (Scalar v : theta) theta_norm += double(v) * double(v);
+    const double fd = (sizeof(Scalar) == 4 ? 3e-3 : 1e-5) * std::max(1.0, std::sqrt(theta_norm));
+    for (int it = 0; it < m_opt.jacobian_power_iterations; ++it) {
+      std::vector<Scalar> th(theta);
+      for (std::size_t k = 0; k < th.size(); ++k) th[k] = theta[k] + Scalar(fd) * t[k];
+      reg.set_params(space, th);
+      reg.gradient(space, x, m_t1);
+      for (std::size_t k = 0; k < th.size(); ++k) th[k] = theta[k] - Scalar(fd) * t[k];
+      reg.set_params(space, th);
+      reg.gradient(space, x, m_t2);
+      reg.set_params(space, theta);
+      axpby(space, Scalar(-0.5 / fd), m_t2, Scalar(0.5 / fd), m_t1);  // J t
+      reg.mixed_product(space, x, m_t1, m_p1);                           // J^T J t
+      auto hp = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_p1);
+      double n2 = 0;
+      for (std::size_t k = 0; k < hp.extent(0); ++k) n2 += double(hp(k)) * double(hp(k));
+      jn = std::sqrt(std::sqrt(n2));  // |J^T J t| -> |J|^2 for the top singular vector
+      for (std::size_t k = 0; k < t.size(); ++k) t[k] = Scalar(hp(k) / std::sqrt(n2));
+    }
+    // Secant estimates along a random perturbation d of x with |d_i| ~ 1e-2 |x_i|.
+    const auto xn = sample_norms(space, x);
+    double scale = 0;
+    for (double v : xn) scale = std::max(scale, v);
+    const double step = 1e-2 * std::max(scale, 1e-3) / std::sqrt(double(s.per_sample()));
+    add_gaussian_noise(space, x, step, 0xD1, m_t3);  // m_t3 = x + d
+    double dn = 0;
+    {
+      axpby(space, Scalar(-1), x, Scalar(1), m_t3);  // d
+      for (double v : sample_norms(space, m_t3)) dn = std::max(dn, v);
+      axpby(space, Scalar(1), x, Scalar(1), m_t3);   // back to x + d
+    }
+    double lh = m_opt.lipschitz_hessian, lj = m_opt.lipschitz_jacobian;
+    if (lh < 0) {  // |H(x + d) u - H(x) u| / |d| with u = q / |q|
+      h.hessian_vector_product(space, m_t3, q, m_t1);
+      h.hessian_vector_product(space, x, q, m_t2);
+      axpby(space, Scalar(-1), m_t2, Scalar(1), m_t1);
+      double num = 0, qn = 0;
+      for (double v : sample_norms(space, m_t1)) num = std::max(num, v);
+      for (double v : sample_norms(space, q)) qn = std::max(qn, v);
+      lh = qn > 0 ? num / (qn * dn) : 0;
+    }
+    if (lj < 0) {  // |J(x + d)^T q - J(x)^T q| / (|d| |q|)
+      reg.mixed_product(space, m_t3, q, m_p1);
+      reg.mixed_product(space, x, q, m_p2);
+      const auto p1 = m_p1, p2 = m_p2;
+      Kokkos::parallel_for(
+          "bilevel::hypergradient::difference", Kokkos::RangePolicy<ExecSpace>(space, 0, p1.extent(0)),
+          KOKKOS_LAMBDA(std::int64_t k) { p1(k) -= p2(k); });
+      double qn = 0;
+      for (double v : sample_norms(space, q)) qn = std::max(qn, v);
+      lj = qn > 0 ? params_norm(space, m_p1) / (qn * dn) : 0;
+    }
+    r.jacobian_norm = jn, r.lipschitz_hessian = lh, r.lipschitz_jacobian = lj;
+    // b = grad g(x_eps) = 2 (x - x*) is in m_b.
+    const auto qn = sample_norms(space, q), gn = sample_norms(space, m_b);
+    const double mu = r.mu, lg = 2.0;
+    double total = 0;
+    for (int i = 0; i < s.n; ++i) {
+      const double e = r.lower.gradient_norms[i] / mu, d = r.linear.residual_norms[i];
+      total += jn * d / mu + lj * e * (qn[i] + d / mu) +
+               (jn + lj * e) * (lg * e / mu + lh * e * (gn[i] + lg * e) / (mu * mu));
+    }
+    r.bound = total / s.n;
+  }
+
+  HypergradientOptions m_opt;
+  Nmapg<Scalar, ExecSpace> m_nmapg;
+  BatchedLinearSolver<Scalar, ExecSpace> m_linear;
+  MutImages m_b, m_t1, m_t2, m_t3;
+  PerSample<double, memory_space> m_loss, m_norms;
+  Params m_p1, m_p2;
+};
+
+}  // namespace bilevel
