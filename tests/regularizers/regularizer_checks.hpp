@@ -142,6 +142,20 @@ inline void check_convexity(Reg& r, const Images<double>& x) {
   }
 }
 
+/// The fused energy_and_gradient equals energy and gradient computed separately.
+inline void check_fused(Reg& r, const Images<double>& x) {
+  const Shape s = shape_of(x);
+  PerSample<double> e1("e1", s.n), e2("e2", s.n);
+  auto g1 = make_images<double>("g1", s), g2 = make_images<double>("g2", s);
+  r.energy_and_gradient(DefaultExecSpace(), x, e1, g1);
+  r.energy(DefaultExecSpace(), x, e2);
+  r.gradient(DefaultExecSpace(), x, g2);
+  EXPECT_LT(rel(total(e1), total(e2)), 1e-14) << r.name() << " fused energy";
+  PerSample<double> d("d", s.n);
+  squared_distance(DefaultExecSpace(), g1, g2, d);
+  EXPECT_LE(total(d), 1e-28 * (1 + inner(g2, g2))) << r.name() << " fused gradient";
+}
+
 /// All derivative checks at a random point with the given tolerances.
 inline void check_all(Reg& r, const Shape& s, double h = 1e-5, double tol = 1e-6) {
   auto x = random_images<double>(s, 100, 0, 1);
@@ -150,6 +164,7 @@ inline void check_all(Reg& r, const Shape& s, double h = 1e-5, double tol = 1e-6
   check_hvp_symmetry(r, x, 1e-10);
   check_mixed(r, x, h, tol);
   check_convexity(r, x);
+  check_fused(r, x);
 }
 
 }  // namespace bilevel::test

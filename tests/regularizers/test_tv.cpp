@@ -1,5 +1,7 @@
 #include <bilevel/regularizers/tv.hpp>
 
+#include <limits>
+
 #include "regularizer_checks.hpp"
 
 namespace bilevel::test {
@@ -46,5 +48,18 @@ TEST(SmoothedTV, ParametersAreNamedAndChecked) {
                "images have 1 channels, the regularizer was built for 3");
 }
 
+}  // namespace
+}  // namespace bilevel::test
+
+namespace bilevel::test {
+namespace {
+TEST(SmoothedTV, NonFiniteParametersAreRefused) {
+  SmoothedTV<double> tv(DefaultExecSpace(), 1);
+  expect_error([&] { tv.set_params(DefaultExecSpace(), std::vector<double>{0.0, std::nan("")}); },
+               "parameter 1 is not finite");
+  Regularizer<double>::Params p("p", 2);
+  Kokkos::deep_copy(p, std::numeric_limits<double>::infinity());
+  expect_error([&] { tv.set_params(DefaultExecSpace(), p); }, "is not finite");
+}
 }  // namespace
 }  // namespace bilevel::test

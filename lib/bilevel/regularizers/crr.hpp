@@ -87,10 +87,23 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
         out);
   }
 
+  void energy_and_gradient(const ExecSpace& space, const ConstImages& x, const Sums& out,
+                           const MutImages& g) override {
+    energy(space, x, out);  // leaves W x in m_ax
+    gradient_from_responses(space, g);
+  }
+
   void gradient(const ExecSpace& space, const ConstImages& x, const MutImages& g) override {
     this->check_images("gradient", x);
     require_same_shape("bilevel::crr::gradient", x, g);
-    const auto wx = m_chain.forward(space, x, m_ax);
+    m_chain.forward(space, x, m_ax);
+    gradient_from_responses(space, g);
+  }
+
+ private:
+  /// g = W~^T (exp(s) psi'(exp(s) W~ x)) from W x held in m_ax.
+  void gradient_from_responses(const ExecSpace& space, const MutImages& g) {
+    const auto wx = m_ax.acts.back();
     const auto d = m_scale;
     const auto psi = m_potential;
     impl::for_each_pixel("bilevel::crr::potential_derivative", space, shape_of(wx),
@@ -99,6 +112,8 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
                          });
     m_chain.adjoint(space, wx, g, m_ax);
   }
+
+ public:
 
   void hessian_vector_product(const ExecSpace& space, const ConstImages& x, const ConstImages& v,
                               const MutImages& hv) override {

@@ -60,10 +60,22 @@ class FieldOfExperts final : public Regularizer<Scalar, ExecSpace> {
         out);
   }
 
+  void energy_and_gradient(const ExecSpace& space, const ConstImages& x, const Sums& out,
+                           const MutImages& g) override {
+    energy(space, x, out);  // leaves W x in m_z
+    gradient_from_responses(space, g);
+  }
+
   void gradient(const ExecSpace& space, const ConstImages& x, const MutImages& g) override {
     this->check_images("gradient", x);
     require_same_shape("bilevel::foe::gradient", x, g);
     filter_responses(space, x);
+    gradient_from_responses(space, g);
+  }
+
+ private:
+  /// g = W^T (beta psi'(z)) from the responses z = W x held in m_z.
+  void gradient_from_responses(const ExecSpace& space, const MutImages& g) {
     const auto z = m_z;
     const auto beta = m_beta;
     const SmoothedL1<Scalar> psi{Scalar(m_nu)};
@@ -73,6 +85,8 @@ class FieldOfExperts final : public Regularizer<Scalar, ExecSpace> {
                          });
     m_bank.op().adjoint(space, m_z, g);
   }
+
+ public:
 
   void hessian_vector_product(const ExecSpace& space, const ConstImages& x, const ConstImages& v,
                               const MutImages& hv) override {

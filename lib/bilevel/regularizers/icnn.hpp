@@ -75,10 +75,21 @@ class InputConvexNet final : public Regularizer<Scalar, ExecSpace> {
         out);
   }
 
+  void energy_and_gradient(const ExecSpace& space, const ConstImages& x, const Sums& out,
+                           const MutImages& g) override {
+    energy(space, x, out);  // leaves the forward pass in the buffers
+    gradient_after_forward(space, g);
+  }
+
   void gradient(const ExecSpace& space, const ConstImages& x, const MutImages& g) override {
     this->check_images("gradient", x);
     require_same_shape("bilevel::icnn::gradient", x, g);
     forward(space, x);
+    gradient_after_forward(space, g);
+  }
+
+ private:
+  void gradient_after_forward(const ExecSpace& space, const MutImages& g) {
     backward(space);  // m_h1 = W_z^T (exp(s) phi'(u2))
     const auto u1 = m_u1, h1 = m_h1;
     const auto phi = m_phi;
@@ -88,6 +99,8 @@ class InputConvexNet final : public Regularizer<Scalar, ExecSpace> {
                          });
     m_wx.op().adjoint(space, m_h1, g);
   }
+
+ public:
 
   void hessian_vector_product(const ExecSpace& space, const ConstImages& x, const ConstImages& v,
                               const MutImages& hv) override {

@@ -10,6 +10,7 @@
 
 #include <bilevel/core/views.hpp>
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -54,6 +55,7 @@ class Regularizer {
     require(theta.extent(0) == m_theta.extent(0), "bilevel::", name(),
             "::set_params: parameter vector has ", theta.extent(0), " entries, the model has ",
             m_theta.extent(0));
+    require_finite(space, theta);
     Kokkos::deep_copy(space, m_theta, theta);
     project(space);
     update(space);
@@ -65,6 +67,9 @@ class Regularizer {
             num_params());
     Kokkos::View<const Scalar*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> h(
         theta.data(), theta.size());
+    for (std::size_t k = 0; k < theta.size(); ++k)
+      require(std::isfinite(double(theta[k])), "bilevel::", name(), "::set_params: parameter ", k,
+              " is not finite");
     Kokkos::deep_copy(space, m_theta, h);
     project(space);
     update(space);
@@ -85,6 +90,13 @@ class Regularizer {
   virtual void energy(const ExecSpace& space, const ConstImages& x, const Sums& out) = 0;
   /// g = grad_x R(x).
   virtual void gradient(const ExecSpace& space, const ConstImages& x, const MutImages& g) = 0;
+  /// out(s) = R(x_s) and g = grad_x R(x) together; regularizers override it to share the
+  /// forward pass (the lower-level solver needs both at every iterate).
+  virtual void energy_and_gradient(const ExecSpace& space, const ConstImages& x, const Sums& out,
+                                   const MutImages& g) {
+    energy(space, x, out);
+    gradient(space, x, g);
+  }
   /// hv = Hess_xx R(x) v.
   virtual void hessian_vector_product(const ExecSpace& space, const ConstImages& x,
                                       const ConstImages& v, const MutImages& hv) = 0;
@@ -111,6 +123,18 @@ class Regularizer {
     for (const auto& b : m_blocks)
       if (b.name == block_name) return b;
     throw Error(impl::concat("bilevel::", name(), ": no parameter block '", block_name, "'"));
+  }
+  /// Throws naming the first non-finite entry of theta.
+  void require_finite(const ExecSpace& space, const ConstParams& theta) const {
+    std::int64_t bad = -1;
+    Kokkos::parallel_reduce(
+        "bilevel::regularizer::check_finite",
+        Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, theta.extent(0)),
+        KOKKOS_LAMBDA(std::int64_t k, std::int64_t& first) {
+          if (!math::isfinite(double(theta(k))) && (first < 0 || k < first)) first = k;
+        },
+        Kokkos::Max<std::int64_t>(bad));
+    require(bad < 0, "bilevel::", name(), "::set_params: parameter ", bad, " is not finite");
   }
   /// Enforces the constraints on theta in place (default: none).
   virtual void project(const ExecSpace&) {}

@@ -102,9 +102,11 @@ class HypergradientSolver {
   void allocate(const Shape& s, std::int64_t p) {
     if (m_b.data() == nullptr || shape_of(m_b) != s) {
       m_b = make_images<Scalar, memory_space>("bilevel::hypergradient::b", s);
-      m_t1 = make_images<Scalar, memory_space>("bilevel::hypergradient::t1", s);
-      m_t2 = make_images<Scalar, memory_space>("bilevel::hypergradient::t2", s);
-      m_t3 = make_images<Scalar, memory_space>("bilevel::hypergradient::t3", s);
+      if (m_opt.estimate_bound) {  // scratch for the constants' estimates only
+        m_t1 = make_images<Scalar, memory_space>("bilevel::hypergradient::t1", s);
+        m_t2 = make_images<Scalar, memory_space>("bilevel::hypergradient::t2", s);
+        m_t3 = make_images<Scalar, memory_space>("bilevel::hypergradient::t3", s);
+      }
       m_loss = PerSample<double, memory_space>("bilevel::hypergradient::loss", s.n);
       m_norms = PerSample<double, memory_space>("bilevel::hypergradient::norms", s.n);
     }

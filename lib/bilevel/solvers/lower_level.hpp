@@ -57,10 +57,9 @@ class LowerLevelProblem {
     require_same_shape("bilevel::LowerLevelProblem::value_and_gradient", x, g);
     data_residual(space, x);
     norm2_squared(space, m_residual, value);
-    m_reg->energy(space, x, m_sums);
+    m_reg->energy_and_gradient(space, x, m_sums, g);
     add_regularizer_and_ridge(space, x, value);
     m_op->adjoint(space, m_residual, m_tmp);
-    m_reg->gradient(space, x, g);
     axpby(space, Scalar(2), m_tmp, Scalar(1), g);
     if (m_xi > 0) axpby(space, Scalar(m_xi), x, Scalar(1), g);
   }

@@ -20,7 +20,7 @@ class ConvChain {
   /// Activations of one input through the chain: acts[l] = W_l ... W_1 x (acts[L-1] = W x).
   struct Activations {
     std::vector<MutImages> acts;
-    std::vector<MutImages> back;  // backpropagated signals, one per hidden layer
+    std::vector<MutImages> back;  // backpropagated signals, one per hidden layer (depth - 1)
   };
 
   ConvChain() = default;
@@ -39,11 +39,11 @@ class ConvChain {
   /// Buffers for inputs of batch shape s (allocated when the shape changes only).
   void ensure(Activations& a, const Shape& s, const char* label) const {
     a.acts.resize(depth());
-    a.back.resize(depth());
+    a.back.resize(depth() - 1);  // no signal is ever stored at the output layer
     for (std::size_t l = 0; l < depth(); ++l) {
       const Shape ls{s.n, m_layers[l].out_channels(), s.h, s.w};
       ensure_view(a.acts[l], label, ls);
-      ensure_view(a.back[l], label, ls);
+      if (l + 1 < depth()) ensure_view(a.back[l], label, ls);
     }
   }
 

@@ -1,0 +1,137 @@
+// The lower level, the linear solve and a whole hypergradient for CRR denoising at the paper's
+// size (batch 8, 3 x 64 x 64, sigma = 25/255): time per nmAPG iteration and per CG iteration
+// (counters iterations/s), cost units per second of a full hypergradient, and the peak bytes
+// of every Kokkos View the hypergradient allocates (regularizer, problem and solver buffers).
+// /small runs one 1 x 3 x 16 x 16 sample for the CTest smoke run.
+
+#include <bilevel/core/noise.hpp>
+#include <bilevel/operators/identity.hpp>
+#include <bilevel/regularizers/crr.hpp>
+#include <bilevel/solvers/hypergradient.hpp>
+
+#include "../bench_util.hpp"
+#include "../memory_tracker.hpp"
+
+namespace bilevel::bench {
+namespace {
+
+template <class S>
+struct CrrDenoising {
+  Images<S> clean, y, x, q;
+  IdentityOperator<S> id;
+  ConvexRidge<S> crr;
+  LowerLevelProblem<S> h;
+  explicit CrrDenoising(const Shape& s)
+      : clean(make_images<S>("bench::clean", s)), y(make_images<S>("bench::y", s)),
+        x(make_images<S>("bench::x", s)), q(make_images<S>("bench::q", s)),
+        crr(DefaultExecSpace(), s.c, options(s)), h(id, crr, fill(s)) {}
+  static CrrOptions options(const Shape& s) {
+    CrrOptions o;
+    o.spectral_size = s.h;
+    return o;
+  }
+  Images<S>& fill(const Shape& s) {
+    // A smooth clean image (a few cosines) plus sigma = 25/255 noise.
+    auto h = Kokkos::create_mirror_view(clean);
+    for (int n = 0; n < s.n; ++n)
+      for (int c = 0; c < s.c; ++c)
+        for (int i = 0; i < s.h; ++i)
+          for (int j = 0; j < s.w; ++j)
+            h(n, c, i, j) = S(0.5 + 0.3 * std::cos(0.2 * i + 0.1 * n) * std::cos(0.15 * j + 0.3 * c));
+    Kokkos::deep_copy(clean, h);
+    add_gaussian_noise(DefaultExecSpace(), clean, 25.0 / 255, 1, y);
+    return y;
+  }
+  void reset() {
+    Kokkos::deep_copy(x, y);
+    Kokkos::deep_copy(q, S(0));
+  }
+};
+
+template <class S>
+void nmapg_iterations(benchmark::State& state, Shape s) {
+  CrrDenoising<S> p(s);
+  NmapgOptions o;
+  o.max_iterations = 20;
+  Nmapg<S> solver(o);
+  long iterations = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    p.reset();
+    state.ResumeTiming();
+    iterations += solver.solve(DefaultExecSpace(), p.h, p.x, 1e-30).total_iterations / s.n;
+  }
+  state.counters["iterations/s"] = benchmark::Counter(double(iterations), benchmark::Counter::kIsRate);
+}
+
+template <class S>
+void cg_iterations(benchmark::State& state, Shape s) {
+  CrrDenoising<S> p(s);
+  p.reset();
+  Nmapg<S>().solve(DefaultExecSpace(), p.h, p.x, 1e-2);
+  auto b = make_images<S>("bench::b", s);
+  Kokkos::deep_copy(b, p.x);
+  axpby(DefaultExecSpace(), S(-2), p.clean, S(2), b);
+  LinearSolverOptions o;
+  o.max_iterations = 20;
+  BatchedLinearSolver<S> cg(o);
+  const auto apply = [&](const DefaultExecSpace& sp, const auto& in, const Images<S>& out) {
+    p.h.hessian_vector_product(sp, p.x, in, out);
+  };
+  long iterations = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    Kokkos::deep_copy(p.q, S(0));
+    state.ResumeTiming();
+    iterations += cg.solve(DefaultExecSpace(), apply, b, p.q, 1e-30).total_iterations / s.n;
+  }
+  state.counters["iterations/s"] = benchmark::Counter(double(iterations), benchmark::Counter::kIsRate);
+}
+
+template <class S>
+void hypergradient(benchmark::State& state, Shape s, double eps) {
+  MemoryTracker::reset_peak();
+  long cost = 0;
+  {
+    CrrDenoising<S> p(s);
+    HypergradientOptions o;
+    o.estimate_bound = false;
+    HypergradientSolver<S> solver(o);
+    for (auto _ : state) {
+      state.PauseTiming();
+      p.reset();
+      state.ResumeTiming();
+      cost += solver.compute(DefaultExecSpace(), p.h, p.clean, p.x, p.q, eps, eps).cost();
+    }
+  }
+  state.counters["cost/s"] = benchmark::Counter(double(cost), benchmark::Counter::kIsRate);
+  state.counters["cost"] = benchmark::Counter(double(cost), benchmark::Counter::kAvgIterations);
+  state.counters["peak_MiB"] = double(MemoryTracker::peak_since_reset()) / (1024.0 * 1024.0);
+}
+
+template <class S>
+void register_all(const char* type) {
+  for (const auto& [size, s] : {std::pair<const char*, Shape>{"batch8x3x64x64", {8, 3, 64, 64}},
+                                std::pair<const char*, Shape>{"small", {1, 3, 16, 16}}}) {
+    const std::string t = std::string("/crr_denoise/") + type + "/" + size;
+    benchmark::RegisterBenchmark(("nmapg_20_iterations" + t).c_str(),
+                                 [=](benchmark::State& st) { nmapg_iterations<S>(st, s); })
+        ->Unit(benchmark::kMillisecond)->UseRealTime();
+    benchmark::RegisterBenchmark(("cg_20_iterations" + t).c_str(),
+                                 [=](benchmark::State& st) { cg_iterations<S>(st, s); })
+        ->Unit(benchmark::kMillisecond)->UseRealTime();
+    benchmark::RegisterBenchmark(("hypergradient_eps1e-2" + t).c_str(),
+                                 [=](benchmark::State& st) { hypergradient<S>(st, s, 1e-2); })
+        ->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(s.n > 1 ? 2 : 1);
+  }
+}
+
+const bool registered = [] {
+  MemoryTracker::install();
+  register_all<float>("float");
+  register_all<double>("double");
+  return true;
+}();
+
+}  // namespace
+}  // namespace bilevel::bench
