@@ -22,8 +22,9 @@ struct CrrDenoising {
   ConvexRidge<S> crr;
   LowerLevelProblem<S> h;
   explicit CrrDenoising(const Shape& s)
-      : clean(make_images<S>("bench::clean", s)), y(make_images<S>("bench::y", s)),
-        x(make_images<S>("bench::x", s)), q(make_images<S>("bench::q", s)),
+      : CrrDenoising(s, make_images<S>("bench::clean", s), make_images<S>("bench::y", s)) {}
+  CrrDenoising(const Shape& s, const Images<S>& c, const Images<S>& m)
+      : clean(c), y(m), x(make_images<S>("bench::x", s)), q(make_images<S>("bench::q", s)),
         crr(DefaultExecSpace(), s.c, options(s)), h(id, crr, fill(s)) {}
   static CrrOptions options(const Shape& s) {
     CrrOptions o;
@@ -90,10 +91,13 @@ void cg_iterations(benchmark::State& state, Shape s) {
 
 template <class S>
 void hypergradient(benchmark::State& state, Shape s, double eps) {
+  // The data (clean images, measurements) are the caller's; everything the hypergradient holds
+  // (regularizer, problem, solvers, the iterates x and q) is counted.
+  auto clean = make_images<S>("bench::clean", s), y = make_images<S>("bench::y", s);
   MemoryTracker::reset_peak();
   long cost = 0;
   {
-    CrrDenoising<S> p(s);
+    CrrDenoising<S> p(s, clean, y);
     HypergradientOptions o;
     o.estimate_bound = false;
     HypergradientSolver<S> solver(o);

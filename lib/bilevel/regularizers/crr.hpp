@@ -121,7 +121,7 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
     require_same_shape("bilevel::crr::hessian_vector_product", x, v);
     require_same_shape("bilevel::crr::hessian_vector_product", x, hv);
     const auto wx = m_chain.forward(space, x, m_ax);
-    const auto wv = m_chain.forward(space, v, m_aq);
+    const auto wv = m_chain.forward(space, v, m_aq, &m_ax);
     const auto d = m_scale;
     const auto psi = m_potential;
     impl::for_each_pixel("bilevel::crr::potential_curvature", space, shape_of(wx),
@@ -138,7 +138,7 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
     this->require_params_view("mixed_product", dtheta);
     // L = <grad R(x), q> = sum D psi'(D wx) wq with D = exp(s) / sigma, wx = W x, wq = W q.
     const auto wx = m_chain.forward(space, x, m_ax);
-    const auto wq = m_chain.forward(space, q, m_aq);
+    const auto wq = m_chain.forward(space, q, m_aq, &m_ax);
     const auto d = m_scale;
     const auto psi = m_potential;
     const Shape ws = shape_of(wx);
@@ -167,8 +167,9 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
       for (std::size_t c = 0; c < h.extent(0); ++c) ds_total += h(c);
     }
     const double dl_dsigma = -ds_total / m_sigma;
-    Kokkos::deep_copy(space, m_top, m_u);
-    axpby(space, Scalar(0), m_top, Scalar(dl_dsigma), m_top);
+    // u = W v / sigma: the output activation of the singular vector, kept in m_av.
+    Kokkos::deep_copy(space, m_top, m_av.acts.back());
+    axpby(space, Scalar(0), m_top, Scalar(dl_dsigma / m_sigma), m_top);
     m_chain.backprop_filters(space, m_v, m_top, m_av, Scalar(1));
     for (std::size_t l = 0; l < m_chain.depth(); ++l)
       m_chain.layer(l).store_gradient(space, dtheta, filter_offset(l));
@@ -223,7 +224,7 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
     const int p = m_opt.spectral_size;
     const Shape vs{1, this->channels(), p, p};
     this->ensure(m_v, "bilevel::crr::singular_vector", vs);
-    if (!m_lanczos) m_lanczos = std::make_unique<Lanczos<Scalar, ExecSpace>>(vs);
+    if (!m_lanczos) m_lanczos = std::make_unique<Lanczos<Scalar, ExecSpace>>(vs, 20);
     if (!m_have_vector) {
       const auto z = host_normals(0xC22, std::size_t(vs.size()));
       auto h = Kokkos::create_mirror_view(m_v);
@@ -241,12 +242,10 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
             "or not finite (Lanczos gave ", r.value, ")");
     m_spectral = r;
     m_sigma = std::sqrt(r.value);
-    // Singular pair for dsigma: v (unit) and u = W v / sigma, activations of v kept in m_av.
+    // Singular pair for dsigma: v (unit) and u = W v / sigma; the activations of v (W v last)
+    // stay in m_av for the mixed product.
     const auto& wv = m_chain.forward(space, m_v, m_av);
-    this->ensure(m_u, "bilevel::crr::left_singular_vector", shape_of(wv));
     this->ensure(m_top, "bilevel::crr::sigma_signal", shape_of(wv));
-    Kokkos::deep_copy(space, m_u, wv);
-    axpby(space, Scalar(0), m_u, Scalar(1.0 / m_sigma), m_u);
   }
 
   CrrOptions m_opt;
@@ -255,7 +254,7 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
   Kokkos::View<double*, memory_space> m_sums;
   RidgePotential<Scalar> m_potential;
   typename Chain::Activations m_ax, m_aq, m_av;
-  MutImages m_v, m_u, m_top;
+  MutImages m_v, m_top;
   std::unique_ptr<Lanczos<Scalar, ExecSpace>> m_lanczos;
   EigenResult m_spectral;
   double m_sigma = 1;

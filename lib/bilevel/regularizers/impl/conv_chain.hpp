@@ -36,20 +36,28 @@ class ConvChain {
   int in_channels() const { return m_layers.front().in_channels(); }
   int out_channels() const { return m_layers.back().out_channels(); }
 
-  /// Buffers for inputs of batch shape s (allocated when the shape changes only).
-  void ensure(Activations& a, const Shape& s, const char* label) const {
+  /// Buffers for inputs of batch shape s (allocated when the shape changes only). With `share`,
+  /// the backward scratch is taken from another input's activations of the same shape: the
+  /// signals are transient, so two inputs never need them at the same time.
+  void ensure(Activations& a, const Shape& s, const char* label, const Activations* share = nullptr) const {
     a.acts.resize(depth());
     a.back.resize(depth() - 1);  // no signal is ever stored at the output layer
     for (std::size_t l = 0; l < depth(); ++l) {
       const Shape ls{s.n, m_layers[l].out_channels(), s.h, s.w};
       ensure_view(a.acts[l], label, ls);
-      if (l + 1 < depth()) ensure_view(a.back[l], label, ls);
+      if (l + 1 == depth()) continue;
+      if (share && share->back.size() == a.back.size() && share->back[l].data() != nullptr &&
+          shape_of(share->back[l]) == ls)
+        a.back[l] = share->back[l];
+      else
+        ensure_view(a.back[l], label, ls);
     }
   }
 
   /// a.acts[l] = W_l ... W_1 x; returns W x (a.acts.back()).
-  const MutImages& forward(const ExecSpace& space, const ConstImages& x, Activations& a) const {
-    ensure(a, shape_of(x), "bilevel::conv_chain::activations");
+  const MutImages& forward(const ExecSpace& space, const ConstImages& x, Activations& a,
+                           const Activations* share = nullptr) const {
+    ensure(a, shape_of(x), "bilevel::conv_chain::activations", share);
     ConstImages in = x;
     for (std::size_t l = 0; l < depth(); ++l) {
       m_layers[l].op().forward(space, in, a.acts[l]);
