@@ -21,4 +21,5 @@ write_basic_package_version_file("${PROJECT_BINARY_DIR}/BilevelConfigVersion.cma
 install(FILES "${PROJECT_BINARY_DIR}/BilevelConfig.cmake"
               "${PROJECT_BINARY_DIR}/BilevelConfigVersion.cmake"
               "${PROJECT_SOURCE_DIR}/cmake/BilevelFindKokkos.cmake"
+              "${PROJECT_SOURCE_DIR}/cmake/BilevelFindHDF5.cmake"
         DESTINATION ${BILEVEL_CMAKE_DIR})

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake git ca-certificates
   libtrilinos-kokkos-dev libtrilinos-kokkos-kernels-dev
-  libstb-dev libcli11-dev nlohmann-json3-dev
+  libstb-dev libcli11-dev nlohmann-json3-dev libhdf5-dev
   libgtest-dev libbenchmark-dev
 )
 as_root=()

@@ -192,6 +192,24 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
   }
   const CrrOptions& options() const { return m_opt; }
 
+  /// The Lanczos start vector of the last update (see Regularizer::internal_state).
+  std::vector<double> internal_state() const override {
+    if (m_v_start.data() == nullptr) return {};
+    auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_v_start);
+    return std::vector<double>(h.data(), h.data() + h.span());
+  }
+  void set_internal_state(const ExecSpace& space, const std::vector<double>& state) override {
+    const int p = m_opt.spectral_size;
+    const Shape vs{1, this->channels(), p, p};
+    require(std::int64_t(state.size()) == vs.size(), "bilevel::crr: internal state has ", state.size(),
+            " values, expected ", vs.size());
+    this->ensure(m_v, "bilevel::crr::singular_vector", vs);
+    auto h = Kokkos::create_mirror_view(m_v);
+    for (std::size_t k = 0; k < state.size(); ++k) h.data()[k] = Scalar(state[k]);
+    Kokkos::deep_copy(space, m_v, h);
+    m_have_vector = true;
+  }
+
  protected:
   void update(const ExecSpace& space) override {
     for (std::size_t l = 0; l < m_chain.depth(); ++l)
@@ -232,6 +250,8 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
       Kokkos::deep_copy(m_v, h);
       m_have_vector = true;
     }
+    this->ensure(m_v_start, "bilevel::crr::lanczos_start", vs);
+    Kokkos::deep_copy(space, m_v_start, m_v);  // for exact resumes (internal_state)
     const auto normal = [this](const ExecSpace& sp, const auto& in, const MutImages& out) {
       const auto& wv = m_chain.forward(sp, in, m_av);
       m_chain.adjoint(sp, wv, out, m_av);
@@ -254,7 +274,7 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
   Kokkos::View<double*, memory_space> m_sums;
   RidgePotential<Scalar> m_potential;
   typename Chain::Activations m_ax, m_aq, m_av;
-  MutImages m_v, m_top;
+  MutImages m_v, m_v_start, m_top;
   std::unique_ptr<Lanczos<Scalar, ExecSpace>> m_lanczos;
   EigenResult m_spectral;
   double m_sigma = 1;

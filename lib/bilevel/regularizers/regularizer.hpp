@@ -83,6 +83,14 @@ class Regularizer {
     return out;
   }
 
+  /// State beyond theta that derived quantities depend on (CRR: the start vector of the last
+  /// spectral-norm computation), saved in checkpoints so that a resumed run is bit-identical.
+  /// Restore it with set_internal_state before set_params.
+  virtual std::vector<double> internal_state() const { return {}; }
+  virtual void set_internal_state(const ExecSpace&, const std::vector<double>& state) {
+    require(state.empty(), "bilevel::", name(), ": unexpected internal state of ", state.size(), " values");
+  }
+
   /// Seeded initialisation as in the papers, then constraints and derived quantities.
   virtual void initialize(const ExecSpace& space, std::uint64_t seed) = 0;
 

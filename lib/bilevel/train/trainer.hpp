@@ -176,6 +176,15 @@ class Trainer {
     return sum / n;
   }
 
+  /// Writes everything a resumed run needs (theta and its blocks, the regularizer's internal
+  /// state, optimizer state, step, cost, sampler state, warm starts) to one HDF5 file,
+  /// atomically (temporary file + rename).
+  void save_checkpoint(const std::string& path) const;
+  /// Restores a checkpoint written by save_checkpoint for the same regularizer, scalar type and
+  /// training set; throws naming the mismatch otherwise. For a Serial build a resumed run then
+  /// produces the same parameters as an uninterrupted one, bit for bit.
+  void load_checkpoint(const std::string& path);
+
   long iteration() const { return m_k; }
   long cost() const { return m_cost; }
   double current_eps() const { return m_eps; }
@@ -343,3 +352,5 @@ class Trainer {
 };
 
 }  // namespace bilevel
+
+#include <bilevel/train/impl/trainer_checkpoint.hpp>
