@@ -158,6 +158,28 @@ TEST(Trainer, CostBudgetStopsAtTheFirstStepReachingIt) {
   EXPECT_LT(t.cost() - steps.back().step_cost, 500);
 }
 
+TEST(Trainer, WallTimeAndStepLimitsStopTheRun) {
+  Quadratic qp;
+  TrainOptions o;
+  o.batch_size = 2;
+  o.step = {0.1 / qp.lmax, 0};
+  o.max_seconds = 1e-9;  // the clock starts with the trainer: already over before any step
+  Trainer<double> t(DefaultExecSpace(), qp.reg, qp.data, nullptr, o);
+  EXPECT_EQ(t.run().size(), 0u);
+  EXPECT_TRUE(t.done());
+  o.max_seconds = 0;
+  o.max_steps = 7;
+  Trainer<double> u(DefaultExecSpace(), qp.reg, qp.data, nullptr, o);
+  EXPECT_EQ(u.run().size(), 7u);
+  o.bound_interval = 1;
+  Trainer<double> v(DefaultExecSpace(), qp.reg, qp.data, nullptr, o);
+  const auto r = v.step();
+  EXPECT_GT(r.bound, 0.0);  // reported when requested
+  EXPECT_GT(r.z_norm, 0.0);
+  EXPECT_GT(r.eps, 0.0);
+  EXPECT_EQ(r.delta, r.eps);
+}
+
 TEST(Trainer, TvDenoisingTrainingRaisesTestPsnr) {
   // Smooth images with edges: TV with a far too small weight is a poor denoiser at first.
   auto make = [](int n, unsigned seed) {

@@ -19,6 +19,7 @@
 #include <bilevel/core/noise.hpp>
 #include <bilevel/solvers/nmapg.hpp>
 
+#include <chrono>
 #include <cmath>
 #include <vector>
 
@@ -48,9 +49,29 @@ struct HypergradientResult {
   double certified_distance = 0;  ///< max_i ||grad h_i|| / mu
   double jacobian_norm = 0, lipschitz_hessian = 0, lipschitz_jacobian = 0;
   double bound = 0;               ///< estimate of ||z - grad F||; 0 unless estimate_bound
+  /// Wall time of the parts (fenced): lower level, linear solve, mixed product, bound.
+  double seconds_lower = 0, seconds_linear = 0, seconds_mixed = 0, seconds_bound = 0;
 };
 
 /// \brief Computes inexact hypergradients for batches; owns its solvers and buffers.
+/// \brief Fenced wall-clock laps (host timer after space.fence()).
+template <class ExecSpace>
+class Stopwatch {
+ public:
+  explicit Stopwatch(const ExecSpace& space) : m_space(space), m_last(std::chrono::steady_clock::now()) {}
+  double lap() {
+    m_space.fence();
+    const auto now = std::chrono::steady_clock::now();
+    const double s = std::chrono::duration<double>(now - m_last).count();
+    m_last = now;
+    return s;
+  }
+
+ private:
+  ExecSpace m_space;
+  std::chrono::steady_clock::time_point m_last;
+};
+
 template <class Scalar, class ExecSpace = DefaultExecSpace>
 class HypergradientSolver {
  public:
@@ -75,7 +96,9 @@ class HypergradientSolver {
     allocate(s, reg.num_params());
     Result r;
     r.mu = h.mu();
+    Stopwatch clock(space);
     r.lower = m_nmapg.solve(space, h, x, eps);
+    r.seconds_lower = clock.lap();
     r.lower_cost = r.lower.total_iterations;
     squared_distance(space, x, clean, m_loss);
     r.sample_losses = impl::to_vector(m_loss);
@@ -88,13 +111,16 @@ class HypergradientSolver {
     };
     r.linear = m_linear.solve(space, hvp, m_b, q, delta);
     r.linear_cost = r.linear.total_iterations;
+    r.seconds_linear = clock.lap();
     r.z = Params("bilevel::hypergradient::z", reg.num_params());
     reg.mixed_product(space, x, q, r.z);
     axpby_params(space, r.z, -1.0 / s.n);
+    r.seconds_mixed = clock.lap();
     double worst = 0;
     for (double g : r.lower.gradient_norms) worst = std::max(worst, g);
     r.certified_distance = worst / r.mu;
     if (m_opt.estimate_bound) error_bound(space, h, x, q, r);
+    r.seconds_bound = clock.lap();
     return r;
   }
 

@@ -20,6 +20,7 @@
 #include <bilevel/train/batch_sampler.hpp>
 #include <bilevel/train/task.hpp>
 
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <functional>
@@ -185,6 +186,9 @@ class Trainer {
   /// produces the same parameters as an uninterrupted one, bit for bit.
   void load_checkpoint(const std::string& path);
 
+  /// Lower level, CG and mixed-product seconds of the last hypergradient.
+  const std::array<double, 3>& last_hypergradient_seconds() const { return m_last_seconds; }
+
   long iteration() const { return m_k; }
   long cost() const { return m_cost; }
   double current_eps() const { return m_eps; }
@@ -221,6 +225,7 @@ class Trainer {
     m_q_cache.gather(m_space, m_batch.ids, m_zero, m_q);
     if (m_hyper.options().estimate_bound != bound) m_hyper = HypergradientSolver<Scalar, ExecSpace>(hyper_options(bound));
     auto r = m_hyper.compute(m_space, *m_problem, m_batch.clean, m_x, m_q, eps, delta);
+    m_last_seconds = {r.seconds_lower, r.seconds_linear, r.seconds_mixed};
     m_x_cache.scatter(m_space, m_batch.ids, m_x);
     m_q_cache.scatter(m_space, m_batch.ids, m_q);
     return r;
@@ -347,6 +352,7 @@ class Trainer {
   MutImages m_x, m_q, m_zero, m_trial_x, m_test_x;
   double m_eps, m_alpha, m_prev_loss = 0;
   bool m_stalled = false;
+  std::array<double, 3> m_last_seconds{0, 0, 0};
   long m_k = 0, m_cost = 0;
   std::chrono::steady_clock::time_point m_start;
 };
