@@ -19,10 +19,11 @@ void for_each_pixel(const char* label, const ExecSpace& space, const Shape& s, c
       f);
 }
 
-/// Array reduction over image rows (n, c, i): out[c] += sum_j f(n, c, i, j) for `channels`
-/// outputs. Used for the per-channel parameter derivatives (scales, biases, weights).
-template <class ExecSpace, class F>
-struct ChannelSums {
+/// Array reduction over image rows (n, c, i): sums[key] += sum_j f(n, c, i, j), the key being
+/// the channel c (PerChannel) or the sample n. Used for per-channel parameter derivatives
+/// (scales, biases, weights) and per-sample energies.
+template <class ExecSpace, class F, bool PerChannel>
+struct RowSums {
   using value_type = double[];
   F f;
   Shape s;
@@ -33,18 +34,23 @@ struct ChannelSums {
     const int n = int(row / (std::int64_t(s.h) * s.c));
     double acc = 0;
     for (int j = 0; j < s.w; ++j) acc += f(n, c, i, j);
-    sums[c] += acc;
+    sums[PerChannel ? c : n] += acc;
   }
 };
+
+template <bool PerChannel, class ExecSpace, class F, class Out>
+void row_sums(const char* label, const ExecSpace& space, const Shape& s, const F& f, const Out& out) {
+  Kokkos::parallel_reduce(label,
+                          Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(
+                              space, 0, std::int64_t(s.n) * s.c * s.h),
+                          RowSums<ExecSpace, F, PerChannel>{f, s, unsigned(PerChannel ? s.c : s.n)}, out);
+}
 
 /// out(c) = sum over samples and pixels of f(n, c, i, j), for c < s.c (out: device doubles).
 template <class ExecSpace, class F, class Out>
 void channel_sums(const char* label, const ExecSpace& space, const Shape& s, const F& f,
                   const Out& out) {
-  Kokkos::parallel_reduce(label,
-                          Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(
-                              space, 0, std::int64_t(s.n) * s.c * s.h),
-                          ChannelSums<ExecSpace, F>{f, s, unsigned(s.c)}, out);
+  row_sums<true>(label, space, s, f, out);
 }
 
 /// Reduction to `count` scalars: out[k] = sum over all (n, c, i, j) of f(n, c, i, j, sums) where
@@ -72,31 +78,11 @@ void multi_sum(const char* label, const ExecSpace& space, const Shape& s, unsign
                           MultiSum<ExecSpace, F>{f, s, count}, out);
 }
 
-/// Array reduction over rows to per-sample sums: out[n] = sum of f(n, c, i, j).
-template <class ExecSpace, class F>
-struct SampleSums {
-  using value_type = double[];
-  F f;
-  Shape s;
-  unsigned value_count;
-  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t row, double* sums) const {
-    const int i = int(row % s.h);
-    const int c = int((row / s.h) % s.c);
-    const int n = int(row / (std::int64_t(s.h) * s.c));
-    double acc = 0;
-    for (int j = 0; j < s.w; ++j) acc += f(n, c, i, j);
-    sums[n] += acc;
-  }
-};
-
 /// out(n) = sum over channels and pixels of f(n, c, i, j) (out: device doubles of length N).
 template <class ExecSpace, class F, class Out>
 void sample_sums(const char* label, const ExecSpace& space, const Shape& s, const F& f,
                  const Out& out) {
-  Kokkos::parallel_reduce(label,
-                          Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(
-                              space, 0, std::int64_t(s.n) * s.c * s.h),
-                          SampleSums<ExecSpace, F>{f, s, unsigned(s.n)}, out);
+  row_sums<false>(label, space, s, f, out);
 }
 
 }  // namespace bilevel::impl
