@@ -29,7 +29,11 @@ namespace bilevel {
 struct HypergradientOptions {
   NmapgOptions lower;
   LinearSolverOptions linear;
-  bool estimate_bound = true;   ///< compute |J|, L_H, L_J and the error bound
+  bool estimate_bound = true;   ///< compute the error bound
+  /// Re-estimate |J|, L_H, L_J on this call; otherwise reuse the last estimates (the first
+  /// bound always estimates). The formula itself costs a few norms, the constants a few
+  /// gradients and parameter updates, so long runs refresh them only now and then.
+  bool refresh_constants = true;
   int jacobian_power_iterations = 3;
   double lipschitz_hessian = -1;   ///< L_H; negative: secant estimate
   double lipschitz_jacobian = -1;  ///< L_J; negative: secant estimate
@@ -84,6 +88,17 @@ class HypergradientSolver {
   explicit HypergradientSolver(const HypergradientOptions& opt = {})
       : m_opt(opt), m_nmapg(opt.lower), m_linear(opt.linear) {}
   const HypergradientOptions& options() const { return m_opt; }
+  /// Whether the next computations report the bound, and re-estimate its constants.
+  /// The cached |J|, L_H, L_J (for checkpoints) and whether they are set.
+  std::vector<double> constants() const { return {m_jn, m_lh, m_lj, m_have_constants ? 1.0 : 0.0}; }
+  void set_constants(const std::vector<double>& c) {
+    require(c.size() == 4, "bilevel::hypergradient: 4 constants expected, got ", c.size());
+    m_jn = c[0], m_lh = c[1], m_lj = c[2], m_have_constants = c[3] != 0;
+  }
+  void set_bound_options(bool estimate_bound, bool refresh_constants) {
+    m_opt.estimate_bound = estimate_bound;
+    m_opt.refresh_constants = refresh_constants;
+  }
 
   /// x: warm start in, x_eps out; q: warm start in, CG solution out (both batch-shaped).
   Result compute(const ExecSpace& space, LowerLevelProblem<Scalar, ExecSpace>& h, const ConstImages& clean,
@@ -128,7 +143,7 @@ class HypergradientSolver {
   void allocate(const Shape& s, std::int64_t p) {
     if (m_b.data() == nullptr || shape_of(m_b) != s) {
       m_b = make_images<Scalar, memory_space>("bilevel::hypergradient::b", s);
-      if (m_opt.estimate_bound) {  // scratch for the constants' estimates only
+      {  // scratch for the constants' estimates
         m_t1 = make_images<Scalar, memory_space>("bilevel::hypergradient::t1", s);
         m_t2 = make_images<Scalar, memory_space>("bilevel::hypergradient::t2", s);
         m_t3 = make_images<Scalar, memory_space>("bilevel::hypergradient::t3", s);
@@ -163,12 +178,33 @@ class HypergradientSolver {
     return out;
   }
 
-  /// |J|, L_H, L_J estimates and the bound (DESIGN.md section 5).
+  /// |J|, L_H, L_J estimates (or the cached ones) and the bound (DESIGN.md section 5).
   void error_bound(const ExecSpace& space, LowerLevelProblem<Scalar, ExecSpace>& h, const MutImages& x,
                    const MutImages& q, Result& r) {
+    const Shape s = shape_of(x);
+    if (m_opt.refresh_constants || !m_have_constants) estimate_constants(space, h, x, q);
+    r.jacobian_norm = m_jn, r.lipschitz_hessian = m_lh, r.lipschitz_jacobian = m_lj;
+    const double jn = m_jn, lh = m_lh, lj = m_lj;
+    // b = grad g(x_eps) = 2 (x - x*) is in m_b.
+    const auto qn = sample_norms(space, q), gn = sample_norms(space, m_b);
+    const double mu = r.mu, lg = 2.0;
+    double total = 0;
+    for (int i = 0; i < s.n; ++i) {
+      const double e = r.lower.gradient_norms[i] / mu, d = r.linear.residual_norms[i];
+      total += jn * d / mu + lj * e * (qn[i] + d / mu) +
+               (jn + lj * e) * (lg * e / mu + lh * e * (gn[i] + lg * e) / (mu * mu));
+    }
+    r.bound = total / s.n;
+  }
+
+  void estimate_constants(const ExecSpace& space, LowerLevelProblem<Scalar, ExecSpace>& h,
+                          const MutImages& x, const MutImages& q) {
     auto& reg = h.regularizer();
     const Shape s = shape_of(x);
     const auto theta = reg.params_host();
+    // The estimate perturbs theta; restoring theta *and* the regularizer's internal state keeps
+    // the run's trajectory independent of when constants are estimated (exact resumes).
+    const auto state = reg.internal_state();
     // |J| by power iteration on J^T J, J t = d/dh grad_x R_{theta + h t}(x) (central difference).
     const auto z0 = host_normals(0x4A, theta.size());
     std::vector<Scalar> t(z0.begin(), z0.end());
@@ -187,6 +223,7 @@ class HypergradientSolver {
       for (std::size_t k = 0; k < th.size(); ++k) th[k] = theta[k] - Scalar(fd) * t[k];
       reg.set_params(space, th);
       reg.gradient(space, x, m_t2);
+      reg.set_internal_state(space, state);
       reg.set_params(space, theta);
       axpby(space, Scalar(-0.5 / fd), m_t2, Scalar(0.5 / fd), m_t1);  // J t
       reg.mixed_product(space, x, m_t1, m_p1);                           // J^T J t
@@ -229,23 +266,16 @@ class HypergradientSolver {
       for (double v : sample_norms(space, q)) qn = std::max(qn, v);
       lj = qn > 0 ? params_norm(space, m_p1) / (qn * dn) : 0;
     }
-    r.jacobian_norm = jn, r.lipschitz_hessian = lh, r.lipschitz_jacobian = lj;
-    // b = grad g(x_eps) = 2 (x - x*) is in m_b.
-    const auto qn = sample_norms(space, q), gn = sample_norms(space, m_b);
-    const double mu = r.mu, lg = 2.0;
-    double total = 0;
-    for (int i = 0; i < s.n; ++i) {
-      const double e = r.lower.gradient_norms[i] / mu, d = r.linear.residual_norms[i];
-      total += jn * d / mu + lj * e * (qn[i] + d / mu) +
-               (jn + lj * e) * (lg * e / mu + lh * e * (gn[i] + lg * e) / (mu * mu));
-    }
-    r.bound = total / s.n;
+    m_jn = jn, m_lh = lh, m_lj = lj;
+    m_have_constants = true;
   }
 
   HypergradientOptions m_opt;
   Nmapg<Scalar, ExecSpace> m_nmapg;
   BatchedLinearSolver<Scalar, ExecSpace> m_linear;
   MutImages m_b, m_t1, m_t2, m_t3;
+  double m_jn = 0, m_lh = 0, m_lj = 0;
+  bool m_have_constants = false;
   PerSample<double, memory_space> m_loss, m_norms;
   Params m_p1, m_p2;
 };

@@ -65,7 +65,8 @@ struct TrainOptions {
   int test_interval = 0;               ///< steps between test evaluations (0: never)
   double test_eps = 1e-4;
   int test_batch = 4;
-  int bound_interval = 0;              ///< ISGD/IAdam/HOAG: estimate the bound every n steps (MAID: always)
+  bool report_bound = true;            ///< ISGD/IAdam/HOAG: error bound in every record (MAID: always)
+  int constants_interval = 10;         ///< steps between re-estimates of |J|, L_H, L_J
   HypergradientOptions hypergradient;
 };
 
@@ -205,11 +206,6 @@ class Trainer {
   static double accuracy_floor() { return 1e3 * double(std::numeric_limits<Scalar>::epsilon()); }
   double eps_at(long k) const { return std::max(m_opt.accuracy(k), accuracy_floor()); }
 
-  HypergradientOptions hyper_options(bool bound) const {
-    HypergradientOptions o = m_opt.hypergradient;
-    o.estimate_bound = bound;
-    return o;
-  }
   double z_norm(const Params& z) const {
     double s = 0;
     Kokkos::parallel_reduce(
@@ -217,13 +213,16 @@ class Trainer {
         KOKKOS_LAMBDA(std::int64_t k, double& acc) { acc += double(z(k)) * double(z(k)); }, s);
     return std::sqrt(s);
   }
-  bool bound_due() const { return m_opt.bound_interval > 0 && m_k % m_opt.bound_interval == 0; }
+  bool bound_due() const { return m_opt.report_bound; }
+  bool constants_due() const {
+    return m_opt.constants_interval <= 1 || m_k % m_opt.constants_interval == 0;
+  }
 
   /// Hypergradient on the current batch at accuracy (eps, delta), with warm starts per sample.
   typename HypergradientSolver<Scalar, ExecSpace>::Result hypergradient(double eps, double delta, bool bound) {
     m_x_cache.gather(m_space, m_batch.ids, m_batch.measured, m_x);
     m_q_cache.gather(m_space, m_batch.ids, m_zero, m_q);
-    if (m_hyper.options().estimate_bound != bound) m_hyper = HypergradientSolver<Scalar, ExecSpace>(hyper_options(bound));
+    m_hyper.set_bound_options(bound, constants_due());
     auto r = m_hyper.compute(m_space, *m_problem, m_batch.clean, m_x, m_q, eps, delta);
     m_last_seconds = {r.seconds_lower, r.seconds_linear, r.seconds_mixed};
     m_x_cache.scatter(m_space, m_batch.ids, m_x);

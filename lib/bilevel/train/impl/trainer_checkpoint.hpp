@@ -5,7 +5,8 @@
 ///   datasets:   theta, adam_m, adam_v, warm_x, warm_q (the Scalar type, warm_* shaped N,C,H,W),
 ///               warm_x_seen, warm_q_seen, counters (k, cost, epoch, position, adam steps,
 ///               stalled), reals (eps, alpha, previous loss), shape (channels, parameters, N, C,
-///               H, W), regularizer_state (doubles), test_x (optional)
+///               H, W), regularizer_state (doubles), bound_constants (|J|, L_H, L_J, set),
+///               test_x (optional)
 /// Readable from Python (h5py) and HPC tools (h5dump).
 
 #include <bilevel/io/atomic_file.hpp>
@@ -66,6 +67,7 @@ void Trainer<Scalar, ExecSpace>::save_checkpoint(const std::string& path) const 
     f.write("counters", std::vector<std::int64_t>{m_k, m_cost, m_sampler.epoch(), m_sampler.position(),
                                                   m_adam.steps, m_stalled ? 1 : 0});
     f.write("reals", std::vector<double>{m_eps, m_alpha, m_prev_loss});
+    f.write("bound_constants", m_hyper.constants());
     if (m_test_x.data() != nullptr) f.write("test_x", impl::host_values(m_test_x), impl::dims(shape_of(m_test_x)));
     return true;
   });
@@ -107,6 +109,7 @@ void Trainer<Scalar, ExecSpace>::load_checkpoint(const std::string& path) {
   m_sampler.restore(c[2], c[3]);
   m_adam.steps = c[4], m_stalled = c[5] != 0;
   m_eps = r[0], m_alpha = r[1], m_prev_loss = r[2];
+  m_hyper.set_constants(f.read_doubles("bound_constants"));
   if (f.has("test_x") && m_test) {
     m_test_x = make_images<Scalar, memory_space>("bilevel::trainer::test_x", m_test->image_shape());
     impl::upload(m_test_x, impl::read_scalars<Scalar>(f, "test_x"), "test_x", path);
