@@ -1,9 +1,9 @@
 // Shared Google Benchmark main: Kokkos lives around the run and the JSON/console context records
 // the Kokkos version, backends and the git hash, so stored results say what they measured.
-#include <bilevel/config.hpp>
+#include <benchmark/benchmark.h>
 
 #include <Kokkos_Core.hpp>
-#include <benchmark/benchmark.h>
+#include <bilevel/config.hpp>
 
 #ifndef BILEVEL_GIT_HASH
 #define BILEVEL_GIT_HASH "unknown"

@@ -3,7 +3,6 @@
 // Kokkos 3.4 and 4.x): what a solver really holds, on any backend.
 
 #include <Kokkos_Core.hpp>
-
 #include <atomic>
 #include <cstdint>
 
@@ -16,19 +15,33 @@ class MemoryTracker {
     Kokkos::Tools::Experimental::set_deallocate_data_callback(&on_deallocate);
   }
   /// Starts a measurement: the peak is counted from the current level.
-  static void reset_peak() { peak() = current(); base() = current(); }
+  static void reset_peak() {
+    peak() = current();
+    base() = current();
+  }
   /// Peak bytes allocated above the level at reset_peak().
   static std::int64_t peak_since_reset() { return peak() - base(); }
 
  private:
-  static std::int64_t& current() { static std::int64_t v = 0; return v; }
-  static std::int64_t& peak() { static std::int64_t v = 0; return v; }
-  static std::int64_t& base() { static std::int64_t v = 0; return v; }
-  static void on_allocate(const Kokkos_Profiling_SpaceHandle, const char*, const void*, std::uint64_t size) {
+  static std::int64_t& current() {
+    static std::int64_t v = 0;
+    return v;
+  }
+  static std::int64_t& peak() {
+    static std::int64_t v = 0;
+    return v;
+  }
+  static std::int64_t& base() {
+    static std::int64_t v = 0;
+    return v;
+  }
+  static void on_allocate(const Kokkos_Profiling_SpaceHandle, const char*, const void*,
+                          std::uint64_t size) {
     current() += std::int64_t(size);
     if (current() > peak()) peak() = current();
   }
-  static void on_deallocate(const Kokkos_Profiling_SpaceHandle, const char*, const void*, std::uint64_t size) {
+  static void on_deallocate(const Kokkos_Profiling_SpaceHandle, const char*, const void*,
+                            std::uint64_t size) {
     current() -= std::int64_t(size);
   }
 };

@@ -1,7 +1,8 @@
 // One main for the whole suite: Kokkos lives for the duration of all tests (the library never
 // initialises it itself).
-#include <Kokkos_Core.hpp>
 #include <gtest/gtest.h>
+
+#include <Kokkos_Core.hpp>
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);

@@ -1,10 +1,9 @@
 #pragma once
 // Helpers shared by the tests: scalar type lists, tolerances, temporary folders, host copies.
 
-#include <bilevel/core/views.hpp>
-
 #include <gtest/gtest.h>
 
+#include <bilevel/core/views.hpp>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -26,7 +25,8 @@ class TempDir {
   TempDir() {
     namespace fs = std::filesystem;
     std::random_device rd;
-    m_path = fs::temp_directory_path() / ("bilevel-test-" + std::to_string(rd()) + std::to_string(rd()));
+    m_path =
+        fs::temp_directory_path() / ("bilevel-test-" + std::to_string(rd()) + std::to_string(rd()));
     fs::create_directories(m_path);
   }
   ~TempDir() {

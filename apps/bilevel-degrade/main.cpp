@@ -3,9 +3,7 @@
 // clean original. Optionally writes the clean crops and the measurements as PNG.
 
 #include <bilevel/bilevel.hpp>
-
 #include <common/app_main.hpp>
-
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -45,8 +43,8 @@ void run(const Options& opt) {
   if (!opt.output.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(opt.output, ec);
-    require(std::filesystem::is_directory(opt.output), "cannot create output folder '",
-            opt.output, "'");
+    require(std::filesystem::is_directory(opt.output), "cannot create output folder '", opt.output,
+            "'");
     const auto measured_host = io::to_host(measured);
     for (std::size_t k = 0; k < psnr.size(); ++k) {
       const std::string base = opt.output + "/" + stem(folder.paths[k]);

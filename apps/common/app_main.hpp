@@ -3,11 +3,9 @@
 // parsed by CLI11, and every failure reported as one line "<app>: error: <what>" with a non-zero
 // exit status.
 
-#include <bilevel/core/error.hpp>
-
 #include <CLI/CLI.hpp>
 #include <Kokkos_Core.hpp>
-
+#include <bilevel/core/error.hpp>
 #include <cstdio>
 #include <exception>
 #include <functional>

@@ -36,9 +36,15 @@ void run(benchmark::State& state, Layer l, Shape xs, Pass pass) {
   DefaultExecSpace space;
   for (auto _ : state) {
     switch (pass) {
-      case Pass::forward: conv2d(space, x, w, y); break;
-      case Pass::adjoint: conv2d_adjoint(space, y, w, x); break;
-      case Pass::filter_gradient: conv2d_filter_gradient(space, x, y, w); break;
+      case Pass::forward:
+        conv2d(space, x, w, y);
+        break;
+      case Pass::adjoint:
+        conv2d_adjoint(space, y, w, x);
+        break;
+      case Pass::filter_gradient:
+        conv2d_filter_gradient(space, x, y, w);
+        break;
     }
     space.fence();
   }
@@ -63,12 +69,15 @@ void run_im2col(benchmark::State& state, Layer l, Shape xs) {
   for (auto _ : state) {
     Kokkos::parallel_for(
         "bench::im2col",
-        Kokkos::MDRangePolicy<DefaultExecSpace, Kokkos::Rank<2>>(space, {0, 0}, {std::int64_t(patches.extent(0)), cols}),
+        Kokkos::MDRangePolicy<DefaultExecSpace, Kokkos::Rank<2>>(
+            space, {0, 0}, {std::int64_t(patches.extent(0)), cols}),
         KOKKOS_LAMBDA(std::int64_t row, std::int64_t col) {
           const int b = int(row % k), a = int((row / k) % k), c = int(row / (k * k));
-          const int j = int(col % xs.w), i = int((col / xs.w) % xs.h), n = int(col / (std::int64_t(xs.w) * xs.h));
+          const int j = int(col % xs.w), i = int((col / xs.w) % xs.h),
+                    n = int(col / (std::int64_t(xs.w) * xs.h));
           const int ii = i + a - r, jj = j + b - r;
-          patches(row, col) = (ii >= 0 && ii < xs.h && jj >= 0 && jj < xs.w) ? x(n, c, ii, jj) : S(0);
+          patches(row, col) =
+              (ii >= 0 && ii < xs.h && jj >= 0 && jj < xs.w) ? x(n, c, ii, jj) : S(0);
         });
     KokkosBlas::gemm("N", "N", S(1), w, patches, S(0), y);
     space.fence();
@@ -79,12 +88,14 @@ void run_im2col(benchmark::State& state, Layer l, Shape xs) {
 
 template <class S>
 void register_all(const char* type) {
-  const std::pair<const char*, Pass> passes[] = {
-      {"forward", Pass::forward}, {"adjoint", Pass::adjoint}, {"filter_gradient", Pass::filter_gradient}};
+  const std::pair<const char*, Pass> passes[] = {{"forward", Pass::forward},
+                                                 {"adjoint", Pass::adjoint},
+                                                 {"filter_gradient", Pass::filter_gradient}};
   for (const Layer& l : kLayers)
     for (const auto& [pname, pass] : passes)
-      for (const auto& [size, xs] : {std::pair<const char*, Shape>{"batch8x64x64", {8, l.cin, 64, 64}},
-                                     std::pair<const char*, Shape>{"small", {1, l.cin, 16, 16}}}) {
+      for (const auto& [size, xs] :
+           {std::pair<const char*, Shape>{"batch8x64x64", {8, l.cin, 64, 64}},
+            std::pair<const char*, Shape>{"small", {1, l.cin, 16, 16}}}) {
         benchmark::RegisterBenchmark(
             (std::string("conv2d/") + l.name + "/" + pname + "/" + type + "/" + size).c_str(),
             [=](benchmark::State& st) { run<S>(st, l, xs, pass); })
@@ -93,8 +104,9 @@ void register_all(const char* type) {
       }
 #ifdef BILEVEL_BENCH_KOKKOSKERNELS
   for (const Layer& l : kLayers)
-    for (const auto& [size, xs] : {std::pair<const char*, Shape>{"batch8x64x64", {8, l.cin, 64, 64}},
-                                   std::pair<const char*, Shape>{"small", {1, l.cin, 16, 16}}})
+    for (const auto& [size, xs] :
+         {std::pair<const char*, Shape>{"batch8x64x64", {8, l.cin, 64, 64}},
+          std::pair<const char*, Shape>{"small", {1, l.cin, 16, 16}}})
       benchmark::RegisterBenchmark(
           (std::string("conv2d/") + l.name + "/forward_im2col_gemm/" + type + "/" + size).c_str(),
           [=](benchmark::State& st) { run_im2col<S>(st, l, xs); })

@@ -24,8 +24,12 @@ struct CrrDenoising {
   explicit CrrDenoising(const Shape& s)
       : CrrDenoising(s, make_images<S>("bench::clean", s), make_images<S>("bench::y", s)) {}
   CrrDenoising(const Shape& s, const Images<S>& c, const Images<S>& m)
-      : clean(c), y(m), x(make_images<S>("bench::x", s)), q(make_images<S>("bench::q", s)),
-        crr(DefaultExecSpace(), s.c, options(s)), h(id, crr, fill(s)) {}
+      : clean(c),
+        y(m),
+        x(make_images<S>("bench::x", s)),
+        q(make_images<S>("bench::q", s)),
+        crr(DefaultExecSpace(), s.c, options(s)),
+        h(id, crr, fill(s)) {}
   static CrrOptions options(const Shape& s) {
     CrrOptions o;
     o.spectral_size = s.h;
@@ -38,7 +42,8 @@ struct CrrDenoising {
       for (int c = 0; c < s.c; ++c)
         for (int i = 0; i < s.h; ++i)
           for (int j = 0; j < s.w; ++j)
-            h(n, c, i, j) = S(0.5 + 0.3 * std::cos(0.2 * i + 0.1 * n) * std::cos(0.15 * j + 0.3 * c));
+            h(n, c, i, j) =
+                S(0.5 + 0.3 * std::cos(0.2 * i + 0.1 * n) * std::cos(0.15 * j + 0.3 * c));
     Kokkos::deep_copy(clean, h);
     add_gaussian_noise(DefaultExecSpace(), clean, 25.0 / 255, 1, y);
     return y;
@@ -62,7 +67,8 @@ void nmapg_iterations(benchmark::State& state, Shape s) {
     state.ResumeTiming();
     iterations += solver.solve(DefaultExecSpace(), p.h, p.x, 1e-30).total_iterations / s.n;
   }
-  state.counters["iterations/s"] = benchmark::Counter(double(iterations), benchmark::Counter::kIsRate);
+  state.counters["iterations/s"] =
+      benchmark::Counter(double(iterations), benchmark::Counter::kIsRate);
 }
 
 template <class S>
@@ -86,7 +92,8 @@ void cg_iterations(benchmark::State& state, Shape s) {
     state.ResumeTiming();
     iterations += cg.solve(DefaultExecSpace(), apply, b, p.q, 1e-30).total_iterations / s.n;
   }
-  state.counters["iterations/s"] = benchmark::Counter(double(iterations), benchmark::Counter::kIsRate);
+  state.counters["iterations/s"] =
+      benchmark::Counter(double(iterations), benchmark::Counter::kIsRate);
 }
 
 template <class S>
@@ -120,13 +127,17 @@ void register_all(const char* type) {
     const std::string t = std::string("/crr_denoise/") + type + "/" + size;
     benchmark::RegisterBenchmark(("nmapg_20_iterations" + t).c_str(),
                                  [=](benchmark::State& st) { nmapg_iterations<S>(st, s); })
-        ->Unit(benchmark::kMillisecond)->UseRealTime();
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
     benchmark::RegisterBenchmark(("cg_20_iterations" + t).c_str(),
                                  [=](benchmark::State& st) { cg_iterations<S>(st, s); })
-        ->Unit(benchmark::kMillisecond)->UseRealTime();
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
     benchmark::RegisterBenchmark(("hypergradient_eps1e-2" + t).c_str(),
                                  [=](benchmark::State& st) { hypergradient<S>(st, s, 1e-2); })
-        ->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(s.n > 1 ? 2 : 1);
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime()
+        ->Iterations(s.n > 1 ? 2 : 1);
   }
 }
 

@@ -16,7 +16,8 @@ template <class S>
 void isgd_step(benchmark::State& state, Shape s) {
   auto clean = make_images<S>("bench::clean", s);
   auto h = Kokkos::create_mirror_view(clean);
-  for (std::size_t k = 0; k < h.span(); ++k) h.data()[k] = S(0.5 + 0.3 * std::sin(0.05 * double(k)));
+  for (std::size_t k = 0; k < h.span(); ++k)
+    h.data()[k] = S(0.5 + 0.3 * std::sin(0.05 * double(k)));
   Kokkos::deep_copy(clean, h);
   TaskData<S> data(DefaultExecSpace(), TaskSpec{TaskKind::denoise, 25.0 / 255}, clean);
   CrrOptions co;

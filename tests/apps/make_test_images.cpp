@@ -1,7 +1,6 @@
 // Writes small deterministic PNG test images (and one corrupt file on request) for the
 // command-line tests: make_test_images FOLDER COUNT SIZE [corrupt].
 #include <bilevel/io/image.hpp>
-
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>

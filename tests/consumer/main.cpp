@@ -1,6 +1,5 @@
 // Uses the installed Bilevel: noise a constant batch and check the PSNR it reports.
 #include <bilevel/bilevel.hpp>
-
 #include <cmath>
 #include <cstdio>
 

@@ -36,7 +36,8 @@ std::vector<double> reference_forward(const HX& x, const HW& w) {
             for (int a = 0; a < k; ++a)
               for (int b = 0; b < k; ++b) {
                 const int ii = i + a - r, jj = j + b - r;
-                if (ii >= 0 && ii < h && jj >= 0 && jj < wd) acc += double(w(o, c, a, b)) * x(s, c, ii, jj);
+                if (ii >= 0 && ii < h && jj >= 0 && jj < wd)
+                  acc += double(w(o, c, a, b)) * x(s, c, ii, jj);
               }
           y[((std::size_t(s) * cout + o) * h + i) * wd + j] = acc;
         }
@@ -49,8 +50,8 @@ struct Case {
 };
 // Channel counts hit every output blocking (1, 2, 3, 4, 8 and a remainder), kernel sizes the
 // unrolled ones and the runtime one (9), images a single pixel, odd sizes and several tiles.
-const Case kCases[] = {{{1, 1, 1, 1}, 1, 3},  {{2, 3, 5, 7}, 4, 5},   {{1, 4, 9, 6}, 8, 5},
-                       {{2, 8, 6, 40}, 16, 5}, {{1, 2, 7, 33}, 3, 7},  {{1, 3, 11, 9}, 2, 9},
+const Case kCases[] = {{{1, 1, 1, 1}, 1, 3},   {{2, 3, 5, 7}, 4, 5},  {{1, 4, 9, 6}, 8, 5},
+                       {{2, 8, 6, 40}, 16, 5}, {{1, 2, 7, 33}, 3, 7}, {{1, 3, 11, 9}, 2, 9},
                        {{2, 1, 4, 70}, 5, 3},  {{1, 5, 3, 3}, 1, 7}};
 
 TYPED_TEST(Conv2d, ForwardMatchesNaiveReference) {
@@ -141,9 +142,14 @@ TYPED_TEST(Conv2d, MismatchesAreRefused) {
   expect_error([&] { conv2d(DefaultExecSpace(), x, w_cin, y); },
                "input has 3 channels, the filters expect 2");
   expect_error([&] { conv2d(DefaultExecSpace(), x, w_even, y); }, "must be odd");
-  expect_error([&] { Conv2dOperator<S> op(4, 3, 5); op.set_filters(DefaultExecSpace(), w_cin); },
-               "filters are 4x2x5x5, the layer is 4x3x5x5");
-  expect_error([&] { conv2d(DefaultExecSpace(), x, w_ok, y_small); }, "differ in batch or image size");
+  expect_error(
+      [&] {
+        Conv2dOperator<S> op(4, 3, 5);
+        op.set_filters(DefaultExecSpace(), w_cin);
+      },
+      "filters are 4x2x5x5, the layer is 4x3x5x5");
+  expect_error([&] { conv2d(DefaultExecSpace(), x, w_ok, y_small); },
+               "differ in batch or image size");
   expect_error([&] { conv2d_adjoint(DefaultExecSpace(), x, w_ok, y); },
                "input has 3 channels, the filters expect 4");
 }

@@ -1,5 +1,4 @@
 #include <bilevel/core/blas1.hpp>
-
 #include <limits>
 
 #include "../test_utils.hpp"
@@ -76,8 +75,8 @@ TYPED_TEST(Blas1, AxpbyWithUniformAndPerSampleCoefficients) {
     for (int c = 0; c < s.c; ++c)
       for (int i = 0; i < s.h; ++i)
         for (int j = 0; j < s.w; ++j)
-          EXPECT_NEAR(hy(n, c, i, j), double(ha(n)) * hx(n, c, i, j) + double(hb(n)) * y0(n, c, i, j),
-                      4 * eps);
+          EXPECT_NEAR(hy(n, c, i, j),
+                      double(ha(n)) * hx(n, c, i, j) + double(hb(n)) * y0(n, c, i, j), 4 * eps);
 }
 
 TYPED_TEST(Blas1, FusedUpdateAndNormEqualsSeparatePasses) {

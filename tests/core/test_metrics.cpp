@@ -1,5 +1,4 @@
 #include <bilevel/core/metrics.hpp>
-
 #include <cmath>
 
 #include "../test_utils.hpp"

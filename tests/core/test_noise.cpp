@@ -1,5 +1,4 @@
 #include <bilevel/core/noise.hpp>
-
 #include <cmath>
 
 #include "../test_utils.hpp"

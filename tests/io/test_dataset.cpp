@@ -1,6 +1,5 @@
 #include <bilevel/io/batch.hpp>
 #include <bilevel/io/dataset.hpp>
-
 #include <fstream>
 
 #include "../test_utils.hpp"

@@ -1,7 +1,6 @@
 #include <bilevel/core/error.hpp>
 #include <bilevel/io/atomic_file.hpp>
 #include <bilevel/io/image.hpp>
-
 #include <fstream>
 
 #include "../test_utils.hpp"

@@ -3,7 +3,6 @@
 #include <bilevel/operators/identity.hpp>
 #include <bilevel/operators/mask.hpp>
 #include <bilevel/operators/measurement.hpp>
-
 #include <memory>
 
 #include "../test_utils.hpp"
@@ -19,7 +18,8 @@ template <class S>
 std::vector<std::unique_ptr<ForwardOperator<S>>> all_operators(const Shape& s) {
   std::vector<std::unique_ptr<ForwardOperator<S>>> ops;
   ops.push_back(std::make_unique<IdentityOperator<S>>());
-  ops.push_back(std::make_unique<MaskOperator<S>>(MaskOperator<S>::bernoulli(DefaultExecSpace(), s, 0.3, 9)));
+  ops.push_back(
+      std::make_unique<MaskOperator<S>>(MaskOperator<S>::bernoulli(DefaultExecSpace(), s, 0.3, 9)));
   ops.push_back(std::make_unique<BlurOperator<S>>());
   return ops;
 }
@@ -66,7 +66,7 @@ TYPED_TEST(Operators, BlurKernelIsANormalisedGaussianAndPreservesInteriorConstan
   blur.apply(DefaultExecSpace(), x, y);
   auto hy = host_copy(y);
   EXPECT_NEAR(hy(0, 1, 7, 8), 0.5, 1e-6);  // 3+ pixels from every border: full kernel mass
-  EXPECT_LT(hy(0, 0, 0, 0), 0.5 * 0.5);    // corner keeps about a quarter of the mass (zero boundary)
+  EXPECT_LT(hy(0, 0, 0, 0), 0.5 * 0.5);  // corner keeps about a quarter of the mass (zero boundary)
 }
 
 TYPED_TEST(Operators, MaskKeepsTheRequestedFractionReproducibly) {
@@ -83,14 +83,15 @@ TYPED_TEST(Operators, MaskKeepsTheRequestedFractionReproducibly) {
     kept += ha.data()[t];
   }
   EXPECT_NEAR(kept / double(ha.span()), 0.3, 0.01);  // 16,384 draws: 5 standard errors
-  for (int i = 0; i < 64; ++i)  // sample 1 of `a` is sample 0 of `c`
+  for (int i = 0; i < 64; ++i)                       // sample 1 of `a` is sample 0 of `c`
     for (int j = 0; j < 64; ++j) ASSERT_EQ(ha(1, 0, i, j), hc(0, 0, i, j));
   // The mask keeps whole pixels: every channel of a masked pixel is zero.
   auto x = random_images<S>(s, 3, 0.1, 1), y = make_images<S>("y", s);
   a.apply(DefaultExecSpace(), x, y);
   auto hy = host_copy(y);
   for (int ch = 0; ch < 3; ++ch) EXPECT_EQ(hy(0, ch, 5, 5) == S(0), ha(0, 0, 5, 5) == S(0));
-  expect_error([&] { MaskOperator<S>::bernoulli(DefaultExecSpace(), s, 1.5, 1); }, "keep probability");
+  expect_error([&] { MaskOperator<S>::bernoulli(DefaultExecSpace(), s, 1.5, 1); },
+               "keep probability");
   auto small = random_images<S>({4, 3, 8, 8}, 1);
   expect_error([&] { a.apply(DefaultExecSpace(), small, small); }, "do not fit the mask");
 }

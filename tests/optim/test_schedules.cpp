@@ -1,7 +1,6 @@
 #include <bilevel/optim/parameter_updates.hpp>
 #include <bilevel/optim/schedules.hpp>
 #include <bilevel/train/batch_sampler.hpp>
-
 #include <set>
 
 #include "../test_utils.hpp"
@@ -54,7 +53,8 @@ TEST(BatchSampler, EpochsArePermutationsAndStateRestores) {
   }
   EXPECT_EQ(std::set<int>(seen.begin(), seen.begin() + 10).size(), 10u);
   EXPECT_EQ(std::set<int>(seen.begin() + 10, seen.end()).size(), 10u);
-  EXPECT_NE(std::vector<int>(seen.begin(), seen.begin() + 10), std::vector<int>(seen.begin() + 10, seen.end()));
+  EXPECT_NE(std::vector<int>(seen.begin(), seen.begin() + 10),
+            std::vector<int>(seen.begin() + 10, seen.end()));
   EXPECT_NE(c.next(), BatchSampler(10, 4, 7).next());
   BatchSampler d(10, 4, 7);
   d.restore(a.epoch(), a.position());

@@ -4,7 +4,6 @@
 #include <bilevel/potentials/log_cosh.hpp>
 #include <bilevel/potentials/smoothed_clipped_relu.hpp>
 #include <bilevel/potentials/smoothed_l1.hpp>
-
 #include <cmath>
 
 #include "../test_utils.hpp"
@@ -29,7 +28,7 @@ void check_derivatives(const P& p, const std::vector<double>& points, const char
 TEST(Potentials, HuberDerivatives) {
   check_derivatives(Huber<double>{2.0}, {-3.0, -0.7, -0.2, 0.0, 0.13, 0.4, 2.5}, "huber");
   const Huber<double> p{2.0};
-  EXPECT_DOUBLE_EQ(p.value(0.5), 0.25);       // (beta/2) u^2 at the junction |u| = 1/beta
+  EXPECT_DOUBLE_EQ(p.value(0.5), 0.25);        // (beta/2) u^2 at the junction |u| = 1/beta
   EXPECT_DOUBLE_EQ(p.value(2.0), 2.0 - 0.25);  // |u| - 1/(2 beta)
 }
 

@@ -5,7 +5,6 @@
 
 #include <bilevel/core/blas1.hpp>
 #include <bilevel/regularizers/regularizer.hpp>
-
 #include <random>
 
 #include "../test_utils.hpp"
@@ -75,8 +74,8 @@ inline void check_hvp(Reg& r, const Images<double>& x, double h, double tol) {
   r.hessian_vector_product(DefaultExecSpace(), x, v, hv);
   // Richardson-extrapolated central difference of the gradient along v, accumulated in fd.
   Kokkos::deep_copy(fd, 0.0);
-  const std::pair<double, double> terms[] = {{h, -1 / (6 * h)}, {-h, 1 / (6 * h)},
-                                             {h / 2, 4 / (3 * h)}, {-h / 2, -4 / (3 * h)}};
+  const std::pair<double, double> terms[] = {
+      {h, -1 / (6 * h)}, {-h, 1 / (6 * h)}, {h / 2, 4 / (3 * h)}, {-h / 2, -4 / (3 * h)}};
   for (const auto& [t, w] : terms) {
     r.gradient(DefaultExecSpace(), shifted(x, t, v), g);
     axpby(DefaultExecSpace(), w, g, 1.0, fd);

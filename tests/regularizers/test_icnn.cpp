@@ -37,7 +37,8 @@ TEST(InputConvexNet, ClampKeepsWzNonNegativeAndBlocksAreNamed) {
   for (std::int64_t t = 0; t < b[2].size; ++t) th[b[2].offset + t] = (t % 2 ? -1.0f : 0.5f);
   icnn.set_params(DefaultExecSpace(), th);
   const auto after = icnn.params_host();
-  for (std::int64_t t = 0; t < b[2].size; ++t) EXPECT_EQ(after[b[2].offset + t], t % 2 ? 0.0f : 0.5f);
+  for (std::int64_t t = 0; t < b[2].size; ++t)
+    EXPECT_EQ(after[b[2].offset + t], t % 2 ? 0.0f : 0.5f);
 }
 
 }  // namespace

@@ -4,7 +4,6 @@
 #include <bilevel/regularizers/foe.hpp>
 #include <bilevel/regularizers/icnn.hpp>
 #include <bilevel/regularizers/tv.hpp>
-
 #include <memory>
 
 #include "regularizer_checks.hpp"

@@ -1,5 +1,4 @@
 #include <bilevel/regularizers/tv.hpp>
-
 #include <limits>
 
 #include "regularizer_checks.hpp"
@@ -40,8 +39,11 @@ TEST(SmoothedTV, ParametersAreNamedAndChecked) {
   EXPECT_EQ(tv.blocks()[1].name, "log_nu");
   EXPECT_EQ(tv.blocks()[1].offset, 1);
   EXPECT_EQ(tv.num_params(), 2);
-  expect_error([&] { tv.set_params(DefaultExecSpace(), std::vector<float>{1, 2, 3}); },
-               "parameter vector has 3 entries, the model has 2");
+  expect_error(
+      [&] {
+        tv.set_params(DefaultExecSpace(), std::vector<float>{1, 2, 3});
+      },
+      "parameter vector has 3 entries, the model has 2");
   auto x = random_images<float>({1, 1, 4, 4}, 1);
   auto g = make_images<float>("g", {1, 1, 4, 4});
   expect_error([&] { tv.gradient(DefaultExecSpace(), x, g); },
@@ -55,8 +57,11 @@ namespace bilevel::test {
 namespace {
 TEST(SmoothedTV, NonFiniteParametersAreRefused) {
   SmoothedTV<double> tv(DefaultExecSpace(), 1);
-  expect_error([&] { tv.set_params(DefaultExecSpace(), std::vector<double>{0.0, std::nan("")}); },
-               "parameter 1 is not finite");
+  expect_error(
+      [&] {
+        tv.set_params(DefaultExecSpace(), std::vector<double>{0.0, std::nan("")});
+      },
+      "parameter 1 is not finite");
   Regularizer<double>::Params p("p", 2);
   Kokkos::deep_copy(p, std::numeric_limits<double>::infinity());
   expect_error([&] { tv.set_params(DefaultExecSpace(), p); }, "is not finite");

@@ -14,7 +14,9 @@ class QuadraticRegularizer final : public Regularizer<double> {
  public:
   using Matrix = Kokkos::View<double**, Kokkos::LayoutRight>;
   QuadraticRegularizer(const Shape& image, int p, unsigned seed)
-      : m_shape(image), m_d("d", image.per_sample()), m_g("G", image.per_sample(), p),
+      : m_shape(image),
+        m_d("d", image.per_sample()),
+        m_g("G", image.per_sample(), p),
         m_gt("G theta", image.per_sample()) {
     define_blocks(image.c, {{"theta", {p}}});
     std::mt19937 gen(seed);
@@ -36,31 +38,35 @@ class QuadraticRegularizer final : public Regularizer<double> {
   void energy(const DefaultExecSpace&, const ConstImages& x, const Sums& out) override {
     const auto rows = rows_of(x);
     const auto d = m_d, gt = m_gt;
-    Kokkos::parallel_for("quadratic::energy", x.extent(0), KOKKOS_LAMBDA(int s) {
-      double acc = 0;
-      for (std::size_t j = 0; j < d.extent(0); ++j) {
-        const double r = d(j) * rows(s, j) - gt(j);
-        acc += r * r;
-      }
-      out(s) = acc;
-    });
+    Kokkos::parallel_for(
+        "quadratic::energy", x.extent(0), KOKKOS_LAMBDA(int s) {
+          double acc = 0;
+          for (std::size_t j = 0; j < d.extent(0); ++j) {
+            const double r = d(j) * rows(s, j) - gt(j);
+            acc += r * r;
+          }
+          out(s) = acc;
+        });
   }
   void gradient(const DefaultExecSpace&, const ConstImages& x, const MutImages& g) override {
     const auto rows = rows_of(x);
     const auto gr = mut_rows(g);
     const auto d = m_d, gt = m_gt;
-    Kokkos::parallel_for("quadratic::gradient", x.extent(0), KOKKOS_LAMBDA(int s) {
-      for (std::size_t j = 0; j < d.extent(0); ++j) gr(s, j) = 2 * d(j) * (d(j) * rows(s, j) - gt(j));
-    });
+    Kokkos::parallel_for(
+        "quadratic::gradient", x.extent(0), KOKKOS_LAMBDA(int s) {
+          for (std::size_t j = 0; j < d.extent(0); ++j)
+            gr(s, j) = 2 * d(j) * (d(j) * rows(s, j) - gt(j));
+        });
   }
   void hessian_vector_product(const DefaultExecSpace&, const ConstImages&, const ConstImages& v,
                               const MutImages& hv) override {
     const auto vr = rows_of(v);
     const auto hr = mut_rows(hv);
     const auto d = m_d;
-    Kokkos::parallel_for("quadratic::hvp", v.extent(0), KOKKOS_LAMBDA(int s) {
-      for (std::size_t j = 0; j < d.extent(0); ++j) hr(s, j) = 2 * d(j) * d(j) * vr(s, j);
-    });
+    Kokkos::parallel_for(
+        "quadratic::hvp", v.extent(0), KOKKOS_LAMBDA(int s) {
+          for (std::size_t j = 0; j < d.extent(0); ++j) hr(s, j) = 2 * d(j) * d(j) * vr(s, j);
+        });
   }
   void mixed_product(const DefaultExecSpace&, const ConstImages&, const ConstImages& q,
                      const Params& dtheta) override {
@@ -68,12 +74,13 @@ class QuadraticRegularizer final : public Regularizer<double> {
     const auto d = m_d;
     const auto g = m_g;
     const int n = int(q.extent(0));
-    Kokkos::parallel_for("quadratic::mixed", dtheta.extent(0), KOKKOS_LAMBDA(int k) {
-      double acc = 0;
-      for (int s = 0; s < n; ++s)
-        for (std::size_t j = 0; j < d.extent(0); ++j) acc += -2 * g(j, k) * d(j) * qr(s, j);
-      dtheta(k) = acc;
-    });
+    Kokkos::parallel_for(
+        "quadratic::mixed", dtheta.extent(0), KOKKOS_LAMBDA(int k) {
+          double acc = 0;
+          for (int s = 0; s < n; ++s)
+            for (std::size_t j = 0; j < d.extent(0); ++j) acc += -2 * g(j, k) * d(j) * qr(s, j);
+          dtheta(k) = acc;
+        });
   }
   /// The closed-form solution and hypergradient for measurements y and clean images x*.
   void closed_form(const Images<double>& y, const Images<double>& clean, Images<double>& xhat,
@@ -103,18 +110,25 @@ class QuadraticRegularizer final : public Regularizer<double> {
     const auto g = m_g;
     const auto gt = m_gt;
     const auto th = m_theta;
-    Kokkos::parallel_for("quadratic::update", gt.extent(0), KOKKOS_LAMBDA(int j) {
-      double acc = 0;
-      for (std::size_t k = 0; k < th.extent(0); ++k) acc += g(j, k) * th(k);
-      gt(j) = acc;
-    });
+    Kokkos::parallel_for(
+        "quadratic::update", gt.extent(0), KOKKOS_LAMBDA(int j) {
+          double acc = 0;
+          for (std::size_t k = 0; k < th.extent(0); ++k) acc += g(j, k) * th(k);
+          gt(j) = acc;
+        });
   }
 
  private:
-  using Rows = Kokkos::View<const double**, Kokkos::LayoutRight, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
-  using MutRows = Kokkos::View<double**, Kokkos::LayoutRight, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
-  Rows rows_of(const ConstImages& x) const { return Rows(x.data(), x.extent(0), m_shape.per_sample()); }
-  MutRows mut_rows(const MutImages& x) const { return MutRows(x.data(), x.extent(0), m_shape.per_sample()); }
+  using Rows =
+      Kokkos::View<const double**, Kokkos::LayoutRight, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+  using MutRows =
+      Kokkos::View<double**, Kokkos::LayoutRight, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+  Rows rows_of(const ConstImages& x) const {
+    return Rows(x.data(), x.extent(0), m_shape.per_sample());
+  }
+  MutRows mut_rows(const MutImages& x) const {
+    return MutRows(x.data(), x.extent(0), m_shape.per_sample());
+  }
   Shape m_shape;
   Kokkos::View<double*> m_d;
   Matrix m_g;

@@ -89,7 +89,8 @@ TEST(LinearSolvers, BreakdownIsReported) {
     axpby(sp, 0.0, out, -1.0, out);
   };
   BatchedLinearSolver<double> cg;
-  expect_error([&] { cg.solve(DefaultExecSpace(), negative, b, q, 1e-8); }, "breakdown for sample 0");
+  expect_error([&] { cg.solve(DefaultExecSpace(), negative, b, q, 1e-8); },
+               "breakdown for sample 0");
 }
 
 }  // namespace

@@ -5,7 +5,6 @@
 #include <bilevel/regularizers/icnn.hpp>
 #include <bilevel/regularizers/tv.hpp>
 #include <bilevel/solvers/hypergradient.hpp>
-
 #include <memory>
 
 #include "../regularizers/regularizer_checks.hpp"
@@ -51,8 +50,9 @@ TEST(Hypergradient, QuadraticProblemExactAndWithinTheBound) {
     const double err = distance(host(r.z), exact);
     double gnorm = 0;
     for (double v : exact) gnorm += v * v;
-    std::printf("eps = delta = %g: error %.3e, bound %.3e, cost %ld (|J| %.3g, L_H %.2g, L_J %.2g)\n", tol, err,
-                r.bound, r.cost(), r.jacobian_norm, r.lipschitz_hessian, r.lipschitz_jacobian);
+    std::printf(
+        "eps = delta = %g: error %.3e, bound %.3e, cost %ld (|J| %.3g, L_H %.2g, L_J %.2g)\n", tol,
+        err, r.bound, r.cost(), r.jacobian_norm, r.lipschitz_hessian, r.lipschitz_jacobian);
     EXPECT_LE(err, r.bound * (1 + 1e-9) + 1e-13) << "error outside the reported bound at " << tol;
     if (tol == 1e-12) {
       EXPECT_LT(err, 1e-10 * std::sqrt(gnorm));
@@ -106,7 +106,8 @@ void check_against_finite_differences(Regularizer<double>& reg, const Shape& s, 
   };
   const double fd = richardson(at, h_theta);
   reg.set_params(DefaultExecSpace(), theta);
-  EXPECT_LT(rel(fd, an), 1e-5) << reg.name() << ": finite difference " << fd << ", hypergradient " << an;
+  EXPECT_LT(rel(fd, an), 1e-5) << reg.name() << ": finite difference " << fd << ", hypergradient "
+                               << an;
 }
 
 TEST(Hypergradient, MatchesFiniteDifferencesTV) {
@@ -196,7 +197,8 @@ TEST(Hypergradient, FloatRunsAndAgreesWithDouble) {
   const auto za = host(a.z);
   const auto zb = impl::to_vector(b.z);
   double num = 0, den = 0;
-  for (std::size_t k = 0; k < za.size(); ++k) num += (za[k] - zb[k]) * (za[k] - zb[k]), den += za[k] * za[k];
+  for (std::size_t k = 0; k < za.size(); ++k)
+    num += (za[k] - zb[k]) * (za[k] - zb[k]), den += za[k] * za[k];
   EXPECT_LT(std::sqrt(num / den), 1e-2);
   EXPECT_NEAR(a.loss, b.loss, 1e-3 * a.loss);
 }

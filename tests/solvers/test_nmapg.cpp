@@ -74,7 +74,8 @@ TEST(Nmapg, SolvesInpaintingToTightAccuracy) {
   Nmapg<double> solver;
   const auto r = solver.solve(DefaultExecSpace(), h, x, 1e-8);
   const auto g = gradient_norms(h, x);
-  for (int i = 0; i < 2; ++i) EXPECT_LE(g[i], 1e-8) << "sample " << i << " after " << r.iterations[i];
+  for (int i = 0; i < 2; ++i)
+    EXPECT_LE(g[i], 1e-8) << "sample " << i << " after " << r.iterations[i];
 }
 
 TEST(Nmapg, WarmStartCutsTheIterationCount) {

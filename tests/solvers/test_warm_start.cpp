@@ -7,7 +7,8 @@ namespace {
 
 TEST(WarmStartCache, StoresBySampleIdAndFallsBackForNewIds) {
   WarmStartCache<double> cache({5, 2, 3, 4});
-  auto a = random_images<double>({2, 2, 3, 4}, 1), fallback = random_images<double>({2, 2, 3, 4}, 2);
+  auto a = random_images<double>({2, 2, 3, 4}, 1),
+       fallback = random_images<double>({2, 2, 3, 4}, 2);
   cache.scatter(DefaultExecSpace(), {4, 1}, a);
   EXPECT_TRUE(cache.seen(4) && cache.seen(1) && !cache.seen(0));
   auto out = make_images<double>("out", {2, 2, 3, 4});
@@ -19,7 +20,11 @@ TEST(WarmStartCache, StoresBySampleIdAndFallsBackForNewIds) {
         EXPECT_EQ(ho(0, c, i, j), ha(1, c, i, j));
         EXPECT_EQ(ho(1, c, i, j), hf(1, c, i, j));
       }
-  expect_error([&] { cache.gather(DefaultExecSpace(), {7, 0}, fallback, out); }, "sample id 7 outside 0..4");
+  expect_error(
+      [&] {
+        cache.gather(DefaultExecSpace(), {7, 0}, fallback, out);
+      },
+      "sample id 7 outside 0..4");
   expect_error([&] { cache.scatter(DefaultExecSpace(), {0}, a); }, "1 ids for a batch of 2");
 }
 

@@ -2,7 +2,6 @@
 #include <bilevel/regularizers/foe.hpp>
 #include <bilevel/regularizers/tv.hpp>
 #include <bilevel/train/trainer.hpp>
-
 #include <fstream>
 
 #include "../test_utils.hpp"
@@ -43,21 +42,24 @@ void check_resume(Make make_reg, Algorithm algorithm, const std::string& what) {
 }
 
 TEST(Checkpoint, ResumeIsBitIdenticalFoeIsgd) {
-  check_resume<double>([] { return std::make_unique<FieldOfExperts<double>>(DefaultExecSpace(), 1, 3, 5, 4); },
-                       Algorithm::isgd, "foe/isgd");
+  check_resume<double>(
+      [] { return std::make_unique<FieldOfExperts<double>>(DefaultExecSpace(), 1, 3, 5, 4); },
+      Algorithm::isgd, "foe/isgd");
 }
 
 TEST(Checkpoint, ResumeIsBitIdenticalCrrIadamFloat) {
   CrrOptions co;
   co.spectral_size = 8;
-  check_resume<float>([co] { return std::make_unique<ConvexRidge<float>>(DefaultExecSpace(), 1, co, 5); },
-                      Algorithm::iadam, "crr/iadam/float");
+  check_resume<float>(
+      [co] { return std::make_unique<ConvexRidge<float>>(DefaultExecSpace(), 1, co, 5); },
+      Algorithm::iadam, "crr/iadam/float");
 }
 
 TEST(Checkpoint, MismatchedAndCorruptCheckpointsAreRefused) {
   TempDir dir;
   const Shape s{4, 1, 8, 8};
-  TaskData<double> train(DefaultExecSpace(), TaskSpec{TaskKind::denoise, 0.1}, random_images<double>(s, 1));
+  TaskData<double> train(DefaultExecSpace(), TaskSpec{TaskKind::denoise, 0.1},
+                         random_images<double>(s, 1));
   TrainOptions o;
   o.batch_size = 2;
   FieldOfExperts<double> foe(DefaultExecSpace(), 1, 3, 5, 4);
@@ -72,12 +74,15 @@ TEST(Checkpoint, MismatchedAndCorruptCheckpointsAreRefused) {
   Trainer<double> shape(DefaultExecSpace(), bigger, train, nullptr, o);
   expect_error([&] { shape.load_checkpoint(dir.path("foe.h5")); }, "is for blocks");
   FieldOfExperts<float> single(DefaultExecSpace(), 1, 3, 5, 4);
-  TaskData<float> train_f(DefaultExecSpace(), TaskSpec{TaskKind::denoise, 0.1}, random_images<float>(s, 1));
+  TaskData<float> train_f(DefaultExecSpace(), TaskSpec{TaskKind::denoise, 0.1},
+                          random_images<float>(s, 1));
   Trainer<float> precision(DefaultExecSpace(), single, train_f, nullptr, o);
   expect_error([&] { precision.load_checkpoint(dir.path("foe.h5")); }, "is for scalar 'double'");
   std::ofstream(dir.path("junk.h5")) << "not a checkpoint";
-  expect_error([&] { t.load_checkpoint(dir.path("junk.h5")); }, "junk.h5': missing or not an HDF5 file");
-  expect_error([&] { t.load_checkpoint(dir.path("none.h5")); }, "none.h5': missing or not an HDF5 file");
+  expect_error([&] { t.load_checkpoint(dir.path("junk.h5")); },
+               "junk.h5': missing or not an HDF5 file");
+  expect_error([&] { t.load_checkpoint(dir.path("none.h5")); },
+               "none.h5': missing or not an HDF5 file");
   expect_error([&] { t.save_checkpoint(dir.path("no/such/dir.h5")); }, "does not exist");
 }
 

@@ -132,13 +132,14 @@ TEST(Trainer, MaidAcceptedStepsDecreaseTheTrueLossMonotonically) {
   double previous = qp.true_loss();
   while (!t.done()) {
     const auto r = t.step();
-    std::printf("MAID k %ld: eps %.2e alpha %.2e |z| %.2e bound %.2e cost %ld\n", r.k, r.eps, r.alpha,
-                r.z_norm, r.bound, r.step_cost);
+    std::printf("MAID k %ld: eps %.2e alpha %.2e |z| %.2e bound %.2e cost %ld\n", r.k, r.eps,
+                r.alpha, r.z_norm, r.bound, r.step_cost);
     const double now = qp.true_loss();
     EXPECT_LE(now, previous * (1 + 1e-12)) << "MAID step " << t.iteration();
     previous = now;
   }
-  std::printf("MAID: distance to theta* %.3e -> %.3e, final eps %.2e\n", d0, qp.distance(), t.current_eps());
+  std::printf("MAID: distance to theta* %.3e -> %.3e, final eps %.2e\n", d0, qp.distance(),
+              t.current_eps());
   EXPECT_LT(qp.distance(), 1e-2 * d0);
 }
 
@@ -173,7 +174,7 @@ TEST(Trainer, WallTimeAndStepLimitsStopTheRun) {
   EXPECT_EQ(u.run().size(), 7u);
   Trainer<double> v(DefaultExecSpace(), qp.reg, qp.data, nullptr, o);
   const auto r = v.step();
-  EXPECT_GT(r.bound, 0.0);  // reported in every record by default
+  EXPECT_GT(r.bound, 0.0);         // reported in every record by default
   EXPECT_GT(v.step().bound, 0.0);  // with the constants cached between re-estimates
   EXPECT_GT(r.z_norm, 0.0);
   EXPECT_GT(r.eps, 0.0);

@@ -4,7 +4,8 @@
 ///
 ///   forward          y(n, o, i, j) = sum_{c, a, b} W(o, c, a, b) x(n, c, i + a - r, j + b - r)
 ///   adjoint          x = W^T y  (transposed convolution with the same filters)
-///   filter gradient  dW = d<g, W x>/dW,  dW(o, c, a, b) = sum_{n, i, j} g(n, o, i, j) x(n, c, i + a - r, j + b - r)
+///   filter gradient  dW = d<g, W x>/dW,  dW(o, c, a, b) = sum_{n, i, j} g(n, o, i, j) x(n, c, i +
+///   a - r, j + b - r)
 ///
 /// with r = k / 2 and x taken as zero outside the image (cross-correlation, as in PyTorch).
 /// The adjoint satisfies <W x, y> = <x, W^T y> exactly in exact arithmetic (tested).
@@ -45,18 +46,24 @@ template <class ExecSpace, int OB, int K, class X, class P, class Y>
 void launch_direct(const char* label, const ExecSpace& space, const X& x, const P& packed, int k,
                    const Y& y) {
   Conv2dDirect<ExecSpace, OB, K, typename X::const_type, typename P::const_type, Y> f(x, packed, k,
-                                                                                       y);
+                                                                                      y);
   Kokkos::parallel_for(
-      label, Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, f.items()), f);
+      label, Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, f.items()),
+      f);
 }
 
 template <class ExecSpace, int OB, class X, class P, class Y>
-void dispatch_k(const char* label, const ExecSpace& space, const X& x, const P& p, int k, const Y& y) {
+void dispatch_k(const char* label, const ExecSpace& space, const X& x, const P& p, int k,
+                const Y& y) {
   switch (k) {
-    case 3: return launch_direct<ExecSpace, OB, 3>(label, space, x, p, k, y);
-    case 5: return launch_direct<ExecSpace, OB, 5>(label, space, x, p, k, y);
-    case 7: return launch_direct<ExecSpace, OB, 7>(label, space, x, p, k, y);
-    default: return launch_direct<ExecSpace, OB, 0>(label, space, x, p, k, y);
+    case 3:
+      return launch_direct<ExecSpace, OB, 3>(label, space, x, p, k, y);
+    case 5:
+      return launch_direct<ExecSpace, OB, 5>(label, space, x, p, k, y);
+    case 7:
+      return launch_direct<ExecSpace, OB, 7>(label, space, x, p, k, y);
+    default:
+      return launch_direct<ExecSpace, OB, 0>(label, space, x, p, k, y);
   }
 }
 
@@ -64,11 +71,16 @@ template <class ExecSpace, class X, class P, class Y>
 void dispatch_direct(const char* label, const ExecSpace& space, const X& x, const P& p, int k,
                      int ob, const Y& y) {
   switch (ob) {
-    case 8: return dispatch_k<ExecSpace, 8>(label, space, x, p, k, y);
-    case 4: return dispatch_k<ExecSpace, 4>(label, space, x, p, k, y);
-    case 3: return dispatch_k<ExecSpace, 3>(label, space, x, p, k, y);
-    case 2: return dispatch_k<ExecSpace, 2>(label, space, x, p, k, y);
-    default: return dispatch_k<ExecSpace, 1>(label, space, x, p, k, y);
+    case 8:
+      return dispatch_k<ExecSpace, 8>(label, space, x, p, k, y);
+    case 4:
+      return dispatch_k<ExecSpace, 4>(label, space, x, p, k, y);
+    case 3:
+      return dispatch_k<ExecSpace, 3>(label, space, x, p, k, y);
+    case 2:
+      return dispatch_k<ExecSpace, 2>(label, space, x, p, k, y);
+    default:
+      return dispatch_k<ExecSpace, 1>(label, space, x, p, k, y);
   }
 }
 
@@ -85,11 +97,16 @@ void pack_block(const ExecSpace& space, const Wt& w, const P& packed, int n_in, 
 template <class ExecSpace, bool Adjoint, class Wt, class P>
 void pack(const ExecSpace& space, const Wt& w, const P& packed, int n_in, int n_out, int ob) {
   switch (ob) {
-    case 8: return pack_block<ExecSpace, Adjoint, 8>(space, w, packed, n_in, n_out);
-    case 4: return pack_block<ExecSpace, Adjoint, 4>(space, w, packed, n_in, n_out);
-    case 3: return pack_block<ExecSpace, Adjoint, 3>(space, w, packed, n_in, n_out);
-    case 2: return pack_block<ExecSpace, Adjoint, 2>(space, w, packed, n_in, n_out);
-    default: return pack_block<ExecSpace, Adjoint, 1>(space, w, packed, n_in, n_out);
+    case 8:
+      return pack_block<ExecSpace, Adjoint, 8>(space, w, packed, n_in, n_out);
+    case 4:
+      return pack_block<ExecSpace, Adjoint, 4>(space, w, packed, n_in, n_out);
+    case 3:
+      return pack_block<ExecSpace, Adjoint, 3>(space, w, packed, n_in, n_out);
+    case 2:
+      return pack_block<ExecSpace, Adjoint, 2>(space, w, packed, n_in, n_out);
+    default:
+      return pack_block<ExecSpace, Adjoint, 1>(space, w, packed, n_in, n_out);
   }
 }
 
@@ -126,8 +143,11 @@ class Conv2dOperator {
   Conv2dOperator() = default;
   /// Allocates the packed buffers of a Cout x Cin x k x k layer.
   Conv2dOperator(int out_channels, int in_channels, int kernel_size)
-      : m_cout(out_channels), m_cin(in_channels), m_k(kernel_size),
-        m_ob_fwd(impl::conv_block(out_channels)), m_ob_adj(impl::conv_block(in_channels)) {
+      : m_cout(out_channels),
+        m_cin(in_channels),
+        m_k(kernel_size),
+        m_ob_fwd(impl::conv_block(out_channels)),
+        m_ob_adj(impl::conv_block(in_channels)) {
     require(out_channels > 0 && in_channels > 0, "bilevel::Conv2dOperator: channel counts must be ",
             "positive, got ", out_channels, " and ", in_channels);
     require(kernel_size % 2 == 1 && kernel_size >= 1 && kernel_size <= impl::kMaxConvKernel,
@@ -185,8 +205,8 @@ void conv2d(const ExecSpace& space, const X& x, const Wt& w, const Y& y) {
   static_assert(Wt::rank == 4, "bilevel: filters are a rank-4 View (Cout, Cin, k, k)");
   require(w.extent(2) == w.extent(3), "bilevel::conv2d: filters must be square, got ", w.extent(2),
           "x", w.extent(3));
-  Conv2dOperator<typename Y::non_const_value_type, ExecSpace> op(int(w.extent(0)),
-                                                                 int(w.extent(1)), int(w.extent(2)));
+  Conv2dOperator<typename Y::non_const_value_type, ExecSpace> op(int(w.extent(0)), int(w.extent(1)),
+                                                                 int(w.extent(2)));
   op.set_filters(space, w);
   op.forward(space, x, y);
 }
@@ -197,8 +217,8 @@ void conv2d_adjoint(const ExecSpace& space, const Y& y, const Wt& w, const X& x)
   static_assert(Wt::rank == 4, "bilevel: filters are a rank-4 View (Cout, Cin, k, k)");
   require(w.extent(2) == w.extent(3), "bilevel::conv2d_adjoint: filters must be square, got ",
           w.extent(2), "x", w.extent(3));
-  Conv2dOperator<typename X::non_const_value_type, ExecSpace> op(int(w.extent(0)),
-                                                                 int(w.extent(1)), int(w.extent(2)));
+  Conv2dOperator<typename X::non_const_value_type, ExecSpace> op(int(w.extent(0)), int(w.extent(1)),
+                                                                 int(w.extent(2)));
   op.set_filters(space, w);
   op.adjoint(space, y, x);
 }
@@ -213,10 +233,14 @@ void conv2d_filter_gradient(const ExecSpace& space, const X& x, const G& g, cons
   impl::check_conv("bilevel::conv2d_filter_gradient", x, int(dw.extent(1)), g, int(dw.extent(0)),
                    int(dw.extent(2)));
   switch (dw.extent(2)) {
-    case 3: return impl::launch_filter_grad<ExecSpace, 3>(space, x, g, dw, beta);
-    case 5: return impl::launch_filter_grad<ExecSpace, 5>(space, x, g, dw, beta);
-    case 7: return impl::launch_filter_grad<ExecSpace, 7>(space, x, g, dw, beta);
-    default: return impl::launch_filter_grad<ExecSpace, 0>(space, x, g, dw, beta);
+    case 3:
+      return impl::launch_filter_grad<ExecSpace, 3>(space, x, g, dw, beta);
+    case 5:
+      return impl::launch_filter_grad<ExecSpace, 5>(space, x, g, dw, beta);
+    case 7:
+      return impl::launch_filter_grad<ExecSpace, 7>(space, x, g, dw, beta);
+    default:
+      return impl::launch_filter_grad<ExecSpace, 0>(space, x, g, dw, beta);
   }
 }
 

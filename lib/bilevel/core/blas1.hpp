@@ -125,8 +125,8 @@ void axpby(const ExecSpace& space, const impl::CoefOf<Y>& a, const X& x, const i
   const auto yr = impl::as_rows(y);
   impl::per_sample_for(
       "bilevel::blas1::axpby", space, impl::SampleBlocks<ExecSpace>(shape_of(x)),
-      impl::AxpbyRows<false, Scalar, typename Y::memory_space, decltype(xr), decltype(yr)>{
-          a, b, xr, yr});
+      impl::AxpbyRows<false, Scalar, typename Y::memory_space, decltype(xr), decltype(yr)>{a, b, xr,
+                                                                                           yr});
 }
 
 /// \brief Fused y_s = a_s x_s + b_s y_s and out(s) = ||y_s||^2 in a single pass over memory.
@@ -141,7 +141,7 @@ void axpby_norm2(const ExecSpace& space, const impl::CoefOf<Y>& a, const X& x,
   impl::per_sample_sum(
       "bilevel::blas1::axpby_norm2", space, impl::SampleBlocks<ExecSpace>(shape_of(x)),
       impl::AxpbyRows<true, Scalar, typename Y::memory_space, decltype(xr), decltype(yr)>{a, b, xr,
-                                                                                         yr},
+                                                                                          yr},
       out);
 }
 

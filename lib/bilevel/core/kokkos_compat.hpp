@@ -4,7 +4,6 @@
 /// library is written against the names defined here.
 
 #include <Kokkos_Core.hpp>
-
 #include <type_traits>
 
 #if KOKKOS_VERSION >= 30700
@@ -29,10 +28,10 @@
 namespace bilevel {
 /// \brief Device-callable math, forwarded to Kokkos' overloads for float and double.
 namespace math {
-#define BILEVEL_MATH_UNARY(NAME)                                     \
-  template <class T>                                                 \
-  KOKKOS_INLINE_FUNCTION auto NAME(T x) {                            \
-    return BILEVEL_KOKKOS_MATH_NS::NAME(x);                          \
+#define BILEVEL_MATH_UNARY(NAME)            \
+  template <class T>                        \
+  KOKKOS_INLINE_FUNCTION auto NAME(T x) {   \
+    return BILEVEL_KOKKOS_MATH_NS::NAME(x); \
   }
 BILEVEL_MATH_UNARY(sqrt)
 BILEVEL_MATH_UNARY(exp)

@@ -5,7 +5,6 @@
 /// per-image PSNRs.
 
 #include <bilevel/core/blas1.hpp>
-
 #include <vector>
 
 namespace bilevel {
@@ -16,8 +15,7 @@ void mse(const ExecSpace& space, const X& x, const Ref& ref, const Out& out) {
   squared_distance(space, x, ref, out);
   const double inv = 1.0 / double(shape_of(x).per_sample());
   Kokkos::parallel_for(
-      "bilevel::metrics::mse_scale",
-      Kokkos::RangePolicy<ExecSpace>(space, 0, out.extent(0)),
+      "bilevel::metrics::mse_scale", Kokkos::RangePolicy<ExecSpace>(space, 0, out.extent(0)),
       KOKKOS_LAMBDA(int s) { out(s) *= inv; });
 }
 

@@ -36,8 +36,8 @@ struct GaussianNoiseRows {
 /// sample id `first_sample_id + s`, so a given image gets the same noise in any batch.
 /// `noisy` may alias `clean`.
 template <class ExecSpace, class Clean, class Noisy>
-void add_gaussian_noise(const ExecSpace& space, const Clean& clean, double sigma, std::uint64_t seed,
-                        const Noisy& noisy, std::uint64_t first_sample_id = 0) {
+void add_gaussian_noise(const ExecSpace& space, const Clean& clean, double sigma,
+                        std::uint64_t seed, const Noisy& noisy, std::uint64_t first_sample_id = 0) {
   require_same_shape("bilevel::add_gaussian_noise", clean, noisy);
   require(sigma >= 0 && math::isfinite(sigma),
           "bilevel::add_gaussian_noise: noise level must be finite and >= 0, got ", sigma);

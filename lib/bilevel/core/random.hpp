@@ -7,10 +7,8 @@
 /// gives the same bits on every backend and thread count, and a sample's noise does not depend on
 /// which batch it is in.
 
-#include <bilevel/core/kokkos_compat.hpp>
-
 #include <Kokkos_Random.hpp>
-
+#include <bilevel/core/kokkos_compat.hpp>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -29,7 +27,8 @@ KOKKOS_INLINE_FUNCTION std::uint64_t splitmix64(std::uint64_t z) {
 template <class ExecSpace>
 KOKKOS_INLINE_FUNCTION Kokkos::Random_XorShift64<typename ExecSpace::device_type> keyed_generator(
     std::uint64_t seed, std::uint64_t sample_id, std::uint64_t index) {
-  std::uint64_t state = splitmix64(splitmix64(seed) ^ splitmix64(sample_id * 0x2545F4914F6CDD1Dull ^ index));
+  std::uint64_t state =
+      splitmix64(splitmix64(seed) ^ splitmix64(sample_id * 0x2545F4914F6CDD1Dull ^ index));
   if (state == 0) state = 0x853C49E6748FEA9Bull;  // XorShift's one forbidden state
   return Kokkos::Random_XorShift64<typename ExecSpace::device_type>(state);
 }

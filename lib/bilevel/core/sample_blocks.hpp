@@ -11,7 +11,6 @@
 
 #include <bilevel/core/kokkos_compat.hpp>
 #include <bilevel/core/views.hpp>
-
 #include <cstdint>
 
 namespace bilevel::impl {
@@ -121,8 +120,8 @@ struct PerSampleSum {
 /// \brief Runs op over every (s, j) of the batch and writes the per-sample sums to `out`
 /// (a rank-1 View of doubles in the execution space's memory; no host synchronisation).
 template <class ExecSpace, class Op, class Out>
-void per_sample_sum(const char* label, const ExecSpace& space, const SampleBlocks<ExecSpace>& blocks,
-                    const Op& op, const Out& out) {
+void per_sample_sum(const char* label, const ExecSpace& space,
+                    const SampleBlocks<ExecSpace>& blocks, const Op& op, const Out& out) {
   static_assert(std::is_same<typename Out::non_const_value_type, double>::value,
                 "bilevel: per-sample sums are accumulated into a View of double");
   if (blocks.n == 0) return;
@@ -132,13 +131,12 @@ void per_sample_sum(const char* label, const ExecSpace& space, const SampleBlock
 
 /// \brief Runs op.row(s)(j) over every element j of every sample s of the batch.
 template <class ExecSpace, class Op>
-void per_sample_for(const char* label, const ExecSpace& space, const SampleBlocks<ExecSpace>& blocks,
-                    const Op& op) {
+void per_sample_for(const char* label, const ExecSpace& space,
+                    const SampleBlocks<ExecSpace>& blocks, const Op& op) {
   if (blocks.n == 0) return;
   Kokkos::parallel_for(
-      label, blocks.policy(space), KOKKOS_LAMBDA(std::int64_t item) {
-        blocks.for_each(item, op.row(blocks.sample(item)));
-      });
+      label, blocks.policy(space),
+      KOKKOS_LAMBDA(std::int64_t item) { blocks.for_each(item, op.row(blocks.sample(item))); });
 }
 
 }  // namespace bilevel::impl

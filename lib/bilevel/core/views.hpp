@@ -6,7 +6,6 @@
 
 #include <bilevel/core/error.hpp>
 #include <bilevel/core/kokkos_compat.hpp>
-
 #include <cstdint>
 #include <string>
 
@@ -32,9 +31,7 @@ struct Shape {
     return a.n == b.n && a.c == b.c && a.h == b.h && a.w == b.w;
   }
   friend bool operator!=(const Shape& a, const Shape& b) { return !(a == b); }
-  std::string str() const {
-    return impl::concat("(", n, ", ", c, ", ", h, ", ", w, ")");
-  }
+  std::string str() const { return impl::concat("(", n, ", ", c, ", ", h, ", ", w, ")"); }
 };
 
 /// \brief The extents of a rank-4 View.
@@ -47,25 +44,25 @@ Shape shape_of(const View& x) {
 /// \brief Allocates an uninitialised image batch; kernels write every element before reading.
 template <class Scalar, class MemorySpace = DefaultMemSpace>
 Images<Scalar, MemorySpace> make_images(const std::string& label, const Shape& s) {
-  require(s.n >= 0 && s.c > 0 && s.h > 0 && s.w > 0, "make_images('", label,
-          "'): invalid shape ", s.str());
-  return Images<Scalar, MemorySpace>(Kokkos::view_alloc(Kokkos::WithoutInitializing, label),
-                                     s.n, s.c, s.h, s.w);
+  require(s.n >= 0 && s.c > 0 && s.h > 0 && s.w > 0, "make_images('", label, "'): invalid shape ",
+          s.str());
+  return Images<Scalar, MemorySpace>(Kokkos::view_alloc(Kokkos::WithoutInitializing, label), s.n,
+                                     s.c, s.h, s.w);
 }
 
 /// \brief Throws unless `a` and `b` have the same extents; `where` names the calling function.
 template <class A, class B>
 void require_same_shape(const char* where, const A& a, const B& b) {
-  require(shape_of(a) == shape_of(b), where, ": image batches differ in shape, ",
-          shape_of(a).str(), " vs ", shape_of(b).str());
+  require(shape_of(a) == shape_of(b), where, ": image batches differ in shape, ", shape_of(a).str(),
+          " vs ", shape_of(b).str());
 }
 
 /// \brief Throws unless `v` has one entry per sample of a batch of `n`.
 template <class V>
 void require_per_sample(const char* where, const V& v, int n) {
   static_assert(V::rank == 1, "bilevel: per-sample values are a rank-1 View");
-  require(int(v.extent(0)) == n, where, ": per-sample View '", v.label(), "' has ",
-          v.extent(0), " entries for a batch of ", n);
+  require(int(v.extent(0)) == n, where, ": per-sample View '", v.label(), "' has ", v.extent(0),
+          " entries for a batch of ", n);
 }
 
 }  // namespace bilevel

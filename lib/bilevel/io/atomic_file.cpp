@@ -1,8 +1,7 @@
-#include <bilevel/core/error.hpp>
-#include <bilevel/io/atomic_file.hpp>
-
 #include <unistd.h>
 
+#include <bilevel/core/error.hpp>
+#include <bilevel/io/atomic_file.hpp>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>

@@ -5,7 +5,6 @@
 
 #include <bilevel/core/views.hpp>
 #include <bilevel/io/image.hpp>
-
 #include <string>
 #include <vector>
 

@@ -1,8 +1,7 @@
+#include <algorithm>
 #include <bilevel/core/error.hpp>
 #include <bilevel/core/random.hpp>
 #include <bilevel/io/dataset.hpp>
-
-#include <algorithm>
 #include <cctype>
 #include <filesystem>
 

@@ -4,7 +4,6 @@
 /// (DESIGN.md section 7): seeded random crops for training, centre crops for testing.
 
 #include <bilevel/io/image.hpp>
-
 #include <cstdint>
 #include <string>
 #include <vector>

@@ -1,8 +1,7 @@
-#include <bilevel/core/error.hpp>
-#include <bilevel/io/hdf5_file.hpp>
-
 #include <hdf5.h>
 
+#include <bilevel/core/error.hpp>
+#include <bilevel/io/hdf5_file.hpp>
 #include <numeric>
 
 namespace bilevel::io {
@@ -19,24 +18,34 @@ struct Closer {
 template <class T>
 hid_t native();
 template <>
-hid_t native<double>() { return H5T_NATIVE_DOUBLE; }
+hid_t native<double>() {
+  return H5T_NATIVE_DOUBLE;
+}
 template <>
-hid_t native<float>() { return H5T_NATIVE_FLOAT; }
+hid_t native<float>() {
+  return H5T_NATIVE_FLOAT;
+}
 template <>
-hid_t native<std::int64_t>() { return H5T_NATIVE_INT64; }
+hid_t native<std::int64_t>() {
+  return H5T_NATIVE_INT64;
+}
 
 template <class T>
-void write_dataset(hid_t file, const std::string& path, const std::string& name, const std::vector<T>& data,
-                   std::vector<std::uint64_t> shape) {
+void write_dataset(hid_t file, const std::string& path, const std::string& name,
+                   const std::vector<T>& data, std::vector<std::uint64_t> shape) {
   if (shape.empty()) shape = {std::uint64_t(data.size())};
-  const std::uint64_t n = std::accumulate(shape.begin(), shape.end(), std::uint64_t(1), std::multiplies<>());
+  const std::uint64_t n =
+      std::accumulate(shape.begin(), shape.end(), std::uint64_t(1), std::multiplies<>());
   require(n == data.size(), "checkpoint '", path, "': dataset '", name, "' has ", data.size(),
           " values for a shape of ", n);
   std::vector<hsize_t> dims(shape.begin(), shape.end());
   Closer space{H5Screate_simple(int(dims.size()), dims.data(), nullptr), H5Sclose};
-  Closer set{H5Dcreate2(file, name.c_str(), native<T>(), space.id, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose};
-  require(set.id >= 0 && H5Dwrite(set.id, native<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()) >= 0,
-          "cannot write '", path, "': dataset '", name, "'");
+  Closer set{
+      H5Dcreate2(file, name.c_str(), native<T>(), space.id, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+      H5Dclose};
+  require(
+      set.id >= 0 && H5Dwrite(set.id, native<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()) >= 0,
+      "cannot write '", path, "': dataset '", name, "'");
 }
 
 template <class T>
@@ -73,10 +82,12 @@ Hdf5File::~Hdf5File() {
   if (m_file >= 0) H5Fclose(hid_t(m_file));
 }
 
-void Hdf5File::write(const std::string& name, const std::vector<double>& d, const std::vector<std::uint64_t>& s) {
+void Hdf5File::write(const std::string& name, const std::vector<double>& d,
+                     const std::vector<std::uint64_t>& s) {
   write_dataset(hid_t(m_file), m_path, name, d, s);
 }
-void Hdf5File::write(const std::string& name, const std::vector<float>& d, const std::vector<std::uint64_t>& s) {
+void Hdf5File::write(const std::string& name, const std::vector<float>& d,
+                     const std::vector<std::uint64_t>& s) {
   write_dataset(hid_t(m_file), m_path, name, d, s);
 }
 void Hdf5File::write(const std::string& name, const std::vector<std::int64_t>& d) {
@@ -87,7 +98,8 @@ void Hdf5File::write_attribute(const std::string& name, const std::string& value
   Closer type{H5Tcopy(H5T_C_S1), H5Tclose};
   H5Tset_size(type.id, value.size() + 1);
   Closer space{H5Screate(H5S_SCALAR), H5Sclose};
-  Closer attr{H5Acreate2(hid_t(m_file), name.c_str(), type.id, space.id, H5P_DEFAULT, H5P_DEFAULT), H5Aclose};
+  Closer attr{H5Acreate2(hid_t(m_file), name.c_str(), type.id, space.id, H5P_DEFAULT, H5P_DEFAULT),
+              H5Aclose};
   require(attr.id >= 0 && H5Awrite(attr.id, type.id, value.c_str()) >= 0, "cannot write '", m_path,
           "': attribute '", name, "'");
 }

@@ -20,8 +20,10 @@ class Hdf5File {
   Hdf5File(const Hdf5File&) = delete;
   Hdf5File& operator=(const Hdf5File&) = delete;
 
-  void write(const std::string& name, const std::vector<double>& data, const std::vector<std::uint64_t>& shape = {});
-  void write(const std::string& name, const std::vector<float>& data, const std::vector<std::uint64_t>& shape = {});
+  void write(const std::string& name, const std::vector<double>& data,
+             const std::vector<std::uint64_t>& shape = {});
+  void write(const std::string& name, const std::vector<float>& data,
+             const std::vector<std::uint64_t>& shape = {});
   void write(const std::string& name, const std::vector<std::int64_t>& data);
   void write_attribute(const std::string& name, const std::string& value);
 

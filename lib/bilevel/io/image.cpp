@@ -1,10 +1,9 @@
-#include <bilevel/core/error.hpp>
-#include <bilevel/io/atomic_file.hpp>
-#include <bilevel/io/image.hpp>
-
 #include <stb_image.h>
 #include <stb_image_write.h>
 
+#include <bilevel/core/error.hpp>
+#include <bilevel/io/atomic_file.hpp>
+#include <bilevel/io/image.hpp>
 #include <cmath>
 #include <filesystem>
 #include <memory>
@@ -24,8 +23,8 @@ HostImage read_image(const std::string& path, Channels channels) {
   int w = 0, h = 0, file_c = 0;
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(stbi_load(path.c_str(), &w, &h, &file_c, 0),
                                                    stbi_image_free);
-  require(pixels != nullptr, "cannot read image '", path, "': ",
-          stbi_failure_reason() ? stbi_failure_reason() : "unknown error");
+  require(pixels != nullptr, "cannot read image '", path,
+          "': ", stbi_failure_reason() ? stbi_failure_reason() : "unknown error");
   const int colour = file_c >= 3 ? 3 : 1;  // drop alpha (2 = grey + alpha, 4 = RGBA)
   const int out_c = channels == Channels::keep ? colour : int(channels);
   HostImage img(out_c, h, w);
@@ -48,8 +47,9 @@ HostImage read_image(const std::string& path, Channels channels) {
 void write_png(const std::string& path, const HostImage& image) {
   require(image.c == 1 || image.c == 3, "cannot write '", path, "': PNG output needs 1 or 3 ",
           "channels, the image has ", image.c);
-  require(image.h > 0 && image.w > 0 && image.data.size() == std::size_t(image.c) * image.h * image.w,
-          "cannot write '", path, "': empty or inconsistent image");
+  require(
+      image.h > 0 && image.w > 0 && image.data.size() == std::size_t(image.c) * image.h * image.w,
+      "cannot write '", path, "': empty or inconsistent image");
   std::vector<std::uint8_t> bytes(image.data.size());
   for (int i = 0; i < image.h; ++i)
     for (int j = 0; j < image.w; ++j)

@@ -8,7 +8,6 @@
 
 #include <bilevel/conv/conv2d.hpp>
 #include <bilevel/operators/forward_operator.hpp>
-
 #include <cmath>
 #include <vector>
 
@@ -23,7 +22,8 @@ inline std::vector<double> gaussian_kernel(int size, double std_dev) {
   double sum = 0;
   for (int a = 0; a < size; ++a)
     for (int b = 0; b < size; ++b)
-      sum += k[a * size + b] = std::exp(-((a - r) * (a - r) + (b - r) * (b - r)) / (2 * std_dev * std_dev));
+      sum += k[a * size + b] =
+          std::exp(-((a - r) * (a - r) + (b - r) * (b - r)) / (2 * std_dev * std_dev));
   for (double& v : k) v /= sum;
   return k;
 }
@@ -58,7 +58,8 @@ class BlurOperator final : public ForwardOperator<Scalar, ExecSpace> {
   void normal(const ExecSpace& space, const ConstImages& x, const MutImages& out) const override {
     require_same_shape("bilevel::BlurOperator::normal", x, out);
     if (shape_of(m_tmp) != shape_of(x))  // once per batch shape, never per iteration
-      m_tmp = make_images<Scalar, typename ExecSpace::memory_space>("bilevel::blur::tmp", shape_of(x));
+      m_tmp =
+          make_images<Scalar, typename ExecSpace::memory_space>("bilevel::blur::tmp", shape_of(x));
     apply(space, x, m_tmp);
     adjoint(space, m_tmp, out);
   }

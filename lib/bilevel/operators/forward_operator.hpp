@@ -5,7 +5,6 @@
 /// its own kernels), so solvers take any operator and adding one never touches them.
 
 #include <bilevel/core/views.hpp>
-
 #include <string>
 
 namespace bilevel {

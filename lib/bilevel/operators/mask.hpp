@@ -31,15 +31,15 @@ class MaskOperator final : public ForwardOperator<Scalar, ExecSpace> {
                                 std::uint64_t seed, std::uint64_t first_sample_id = 0) {
     require(keep_probability > 0 && keep_probability <= 1,
             "bilevel::MaskOperator: keep probability must be in (0, 1], got ", keep_probability);
-    auto mask = make_images<Scalar, typename ExecSpace::memory_space>("bilevel::mask",
-                                                                      {batch.n, 1, batch.h, batch.w});
+    auto mask = make_images<Scalar, typename ExecSpace::memory_space>(
+        "bilevel::mask", {batch.n, 1, batch.h, batch.w});
     const auto rows = impl::as_rows(mask);
     const double p = keep_probability;
     const std::uint64_t mask_seed = splitmix64(seed ^ 0x6D61736B);  // independent of the noise
     Kokkos::parallel_for(
         "bilevel::mask::bernoulli",
-        Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>(space, {0, 0},
-                                                          {std::int64_t(batch.n), std::int64_t(rows.extent(1))}),
+        Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>(
+            space, {0, 0}, {std::int64_t(batch.n), std::int64_t(rows.extent(1))}),
         KOKKOS_LAMBDA(std::int64_t s, std::int64_t j) {
           auto gen = keyed_generator<ExecSpace>(mask_seed, first_sample_id + std::uint64_t(s),
                                                 std::uint64_t(j));

@@ -17,8 +17,8 @@ void simulate_measurement(const ExecSpace& space, const ForwardOperator<Scalar, 
                           std::uint64_t first_sample_id = 0) {
   require_same_shape("bilevel::simulate_measurement", clean, y);
   if (op.noise_before_operator()) {
-    auto noisy = make_images<Scalar, typename ExecSpace::memory_space>("bilevel::measurement::noisy",
-                                                                       shape_of(clean));
+    auto noisy = make_images<Scalar, typename ExecSpace::memory_space>(
+        "bilevel::measurement::noisy", shape_of(clean));
     add_gaussian_noise(space, clean, sigma, seed, noisy, first_sample_id);
     op.apply(space, noisy, y);
   } else {

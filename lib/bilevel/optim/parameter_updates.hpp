@@ -37,11 +37,11 @@ struct AdamOptions {
 /// \brief One Adam step with step size alpha: bias-corrected moments, theta <- theta - alpha
 /// m_hat / (sqrt(v_hat) + epsilon).
 template <class ExecSpace, class Theta, class Z, class Scalar, class Mem>
-void adam_update(const ExecSpace& space, const Theta& theta, const Z& z, AdamState<Scalar, Mem>& state,
-                 double alpha, const AdamOptions& o = {}) {
+void adam_update(const ExecSpace& space, const Theta& theta, const Z& z,
+                 AdamState<Scalar, Mem>& state, double alpha, const AdamOptions& o = {}) {
   require(theta.extent(0) == z.extent(0) && theta.extent(0) == state.m.extent(0),
-          "bilevel::adam_update: theta, hypergradient and moments differ in length (", theta.extent(0),
-          ", ", z.extent(0), ", ", state.m.extent(0), ")");
+          "bilevel::adam_update: theta, hypergradient and moments differ in length (",
+          theta.extent(0), ", ", z.extent(0), ", ", state.m.extent(0), ")");
   state.steps += 1;
   const double c1 = 1 - std::pow(o.beta1, double(state.steps));
   const double c2 = 1 - std::pow(o.beta2, double(state.steps));

@@ -6,7 +6,6 @@
 /// eps0 / (k+1)^2 or cubic eps0 / (k+1)^3.
 
 #include <bilevel/core/error.hpp>
-
 #include <cmath>
 #include <string>
 
@@ -18,7 +17,13 @@ struct StepSchedule {
   double operator()(long k) const { return alpha0 * std::pow(double(k + 1), -q); }
 };
 
-enum class AccuracyDecay { polynomial = 0, logarithmic = 1, geometric = 2, quadratic = 3, cubic = 4 };
+enum class AccuracyDecay {
+  polynomial = 0,
+  logarithmic = 1,
+  geometric = 2,
+  quadratic = 3,
+  cubic = 4
+};
 
 /// \brief Parses "poly", "log", "geometric", "quadratic" or "cubic".
 inline AccuracyDecay parse_accuracy_decay(const std::string& s) {
@@ -27,7 +32,8 @@ inline AccuracyDecay parse_accuracy_decay(const std::string& s) {
   if (s == "geometric") return AccuracyDecay::geometric;
   if (s == "quadratic") return AccuracyDecay::quadratic;
   if (s == "cubic") return AccuracyDecay::cubic;
-  throw Error("unknown accuracy schedule '" + s + "' (expected poly, log, geometric, quadratic or cubic)");
+  throw Error("unknown accuracy schedule '" + s +
+              "' (expected poly, log, geometric, quadratic or cubic)");
 }
 
 /// \brief eps_k for the chosen decay; `p` is the exponent (polynomial, logarithmic) or the
@@ -40,11 +46,21 @@ struct AccuracySchedule {
   double operator()(long k) const {
     double e = eps0;
     switch (decay) {
-      case AccuracyDecay::polynomial: e = eps0 * std::pow(double(k + 1), -p); break;
-      case AccuracyDecay::logarithmic: e = eps0 * std::pow(std::log(double(k + 2)), -p); break;
-      case AccuracyDecay::geometric: e = eps0 * std::pow(p, double(k)); break;
-      case AccuracyDecay::quadratic: e = eps0 / std::pow(double(k + 1), 2.0); break;
-      case AccuracyDecay::cubic: e = eps0 / std::pow(double(k + 1), 3.0); break;
+      case AccuracyDecay::polynomial:
+        e = eps0 * std::pow(double(k + 1), -p);
+        break;
+      case AccuracyDecay::logarithmic:
+        e = eps0 * std::pow(std::log(double(k + 2)), -p);
+        break;
+      case AccuracyDecay::geometric:
+        e = eps0 * std::pow(p, double(k));
+        break;
+      case AccuracyDecay::quadratic:
+        e = eps0 / std::pow(double(k + 1), 2.0);
+        break;
+      case AccuracyDecay::cubic:
+        e = eps0 / std::pow(double(k + 1), 3.0);
+        break;
     }
     return std::max(e, floor);
   }

@@ -6,7 +6,6 @@
 #include <bilevel/core/error.hpp>
 #include <bilevel/potentials/huber.hpp>
 #include <bilevel/potentials/log_cosh.hpp>
-
 #include <string>
 
 namespace bilevel {
@@ -27,13 +26,16 @@ struct RidgePotential {
   Scalar beta = Scalar(1);
 
   KOKKOS_INLINE_FUNCTION Scalar value(Scalar u) const {
-    return kind == RidgePotentialKind::huber ? Huber<Scalar>{beta}.value(u) : LogCosh<Scalar>{beta}.value(u);
+    return kind == RidgePotentialKind::huber ? Huber<Scalar>{beta}.value(u)
+                                             : LogCosh<Scalar>{beta}.value(u);
   }
   KOKKOS_INLINE_FUNCTION Scalar d1(Scalar u) const {
-    return kind == RidgePotentialKind::huber ? Huber<Scalar>{beta}.d1(u) : LogCosh<Scalar>{beta}.d1(u);
+    return kind == RidgePotentialKind::huber ? Huber<Scalar>{beta}.d1(u)
+                                             : LogCosh<Scalar>{beta}.d1(u);
   }
   KOKKOS_INLINE_FUNCTION Scalar d2(Scalar u) const {
-    return kind == RidgePotentialKind::huber ? Huber<Scalar>{beta}.d2(u) : LogCosh<Scalar>{beta}.d2(u);
+    return kind == RidgePotentialKind::huber ? Huber<Scalar>{beta}.d2(u)
+                                             : LogCosh<Scalar>{beta}.d2(u);
   }
   std::string name() const { return kind == RidgePotentialKind::huber ? "huber" : "log-cosh"; }
 };

@@ -21,7 +21,6 @@
 #include <bilevel/regularizers/impl/conv_chain.hpp>
 #include <bilevel/regularizers/impl/pixel_ops.hpp>
 #include <bilevel/solvers/lanczos.hpp>
-
 #include <cmath>
 #include <memory>
 
@@ -32,10 +31,10 @@ struct CrrOptions {
   std::vector<int> channels{4, 8, 64};  ///< output channels of the layers
   int kernel_size = 5;
   RidgePotentialKind potential = RidgePotentialKind::huber;
-  double beta = 100.0;           ///< potential parameter (Huber kink at 1 / beta)
-  double initial_scale = 1.0;    ///< exp(s) at initialisation
-  int spectral_size = 64;        ///< P: power iteration on P x P images
-  double spectral_tol = 1e-6;    ///< relative eigen-residual stopping Lanczos
+  double beta = 100.0;                 ///< potential parameter (Huber kink at 1 / beta)
+  double initial_scale = 1.0;          ///< exp(s) at initialisation
+  int spectral_size = 64;              ///< P: power iteration on P x P images
+  double spectral_tol = 1e-6;          ///< relative eigen-residual stopping Lanczos
   int spectral_max_iterations = 3000;  ///< operator applications per update at most
 };
 
@@ -51,8 +50,10 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
   using memory_space = typename ExecSpace::memory_space;
   using Chain = impl::ConvChain<Scalar, ExecSpace>;
 
-  ConvexRidge(const ExecSpace& space, int channels, const CrrOptions& opt = {}, std::uint64_t seed = 0)
-      : m_opt(opt), m_chain(layer_channels(channels, opt), opt.kernel_size),
+  ConvexRidge(const ExecSpace& space, int channels, const CrrOptions& opt = {},
+              std::uint64_t seed = 0)
+      : m_opt(opt),
+        m_chain(layer_channels(channels, opt), opt.kernel_size),
         m_scale("bilevel::crr::scale", opt.channels.back()),
         m_sums("bilevel::crr::sums", opt.channels.back()),
         m_potential{opt.potential, Scalar(opt.beta)} {
@@ -83,7 +84,9 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
     const auto psi = m_potential;
     impl::sample_sums(
         "bilevel::crr::energy", space, shape_of(wx),
-        KOKKOS_LAMBDA(int n, int c, int i, int j) { return double(psi.value(d(c) * wx(n, c, i, j))); },
+        KOKKOS_LAMBDA(int n, int c, int i, int j) {
+          return double(psi.value(d(c) * wx(n, c, i, j)));
+        },
         out);
   }
 
@@ -106,15 +109,15 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
     const auto wx = m_ax.acts.back();
     const auto d = m_scale;
     const auto psi = m_potential;
-    impl::for_each_pixel("bilevel::crr::potential_derivative", space, shape_of(wx),
-                         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
-                           wx(n, c, i, j) = d(c) * psi.d1(d(c) * wx(n, c, i, j));
-                         });
+    impl::for_each_pixel(
+        "bilevel::crr::potential_derivative", space, shape_of(wx),
+        KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
+          wx(n, c, i, j) = d(c) * psi.d1(d(c) * wx(n, c, i, j));
+        });
     m_chain.adjoint(space, wx, g, m_ax);
   }
 
  public:
-
   void hessian_vector_product(const ExecSpace& space, const ConstImages& x, const ConstImages& v,
                               const MutImages& hv) override {
     this->check_images("hessian_vector_product", x);
@@ -124,10 +127,11 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
     const auto wv = m_chain.forward(space, v, m_aq, &m_ax);
     const auto d = m_scale;
     const auto psi = m_potential;
-    impl::for_each_pixel("bilevel::crr::potential_curvature", space, shape_of(wx),
-                         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
-                           wv(n, c, i, j) *= d(c) * d(c) * psi.d2(d(c) * wx(n, c, i, j));
-                         });
+    impl::for_each_pixel(
+        "bilevel::crr::potential_curvature", space, shape_of(wx),
+        KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
+          wv(n, c, i, j) *= d(c) * d(c) * psi.d2(d(c) * wx(n, c, i, j));
+        });
     m_chain.adjoint(space, wv, hv, m_aq);
   }
 
@@ -151,12 +155,13 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
         },
         m_sums);
     // dL/d(wx) = D^2 psi''(u) wq and dL/d(wq) = D psi'(u), backpropagated to the filters.
-    impl::for_each_pixel("bilevel::crr::mixed_fields", space, ws,
-                         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
-                           const Scalar u = d(c) * wx(n, c, i, j);
-                           wx(n, c, i, j) = d(c) * d(c) * psi.d2(u) * wq(n, c, i, j);
-                           wq(n, c, i, j) = d(c) * psi.d1(u);
-                         });
+    impl::for_each_pixel(
+        "bilevel::crr::mixed_fields", space, ws,
+        KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
+          const Scalar u = d(c) * wx(n, c, i, j);
+          wx(n, c, i, j) = d(c) * d(c) * psi.d2(u) * wq(n, c, i, j);
+          wq(n, c, i, j) = d(c) * psi.d1(u);
+        });
     // wx / wq are the chains' last activations: backprop overwrites only the hidden scratch.
     m_chain.backprop_filters(space, x, wx, m_ax, Scalar(0));
     m_chain.backprop_filters(space, q, wq, m_aq, Scalar(1));
@@ -201,8 +206,8 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
   void set_internal_state(const ExecSpace& space, const std::vector<double>& state) override {
     const int p = m_opt.spectral_size;
     const Shape vs{1, this->channels(), p, p};
-    require(std::int64_t(state.size()) == vs.size(), "bilevel::crr: internal state has ", state.size(),
-            " values, expected ", vs.size());
+    require(std::int64_t(state.size()) == vs.size(), "bilevel::crr: internal state has ",
+            state.size(), " values, expected ", vs.size());
     this->ensure(m_v, "bilevel::crr::singular_vector", vs);
     auto h = Kokkos::create_mirror_view(m_v);
     for (std::size_t k = 0; k < state.size(); ++k) h.data()[k] = Scalar(state[k]);
@@ -256,10 +261,11 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
       const auto& wv = m_chain.forward(sp, in, m_av);
       m_chain.adjoint(sp, wv, out, m_av);
     };
-    const EigenResult r =
-        m_lanczos->top_eigenpair(space, normal, m_v, m_opt.spectral_tol, m_opt.spectral_max_iterations);
-    require(r.value > 0 && std::isfinite(r.value), "bilevel::crr: the convolution operator is zero ",
-            "or not finite (Lanczos gave ", r.value, ")");
+    const EigenResult r = m_lanczos->top_eigenpair(space, normal, m_v, m_opt.spectral_tol,
+                                                   m_opt.spectral_max_iterations);
+    require(r.value > 0 && std::isfinite(r.value),
+            "bilevel::crr: the convolution operator is zero ", "or not finite (Lanczos gave ",
+            r.value, ")");
     m_spectral = r;
     m_sigma = std::sqrt(r.value);
     // Singular pair for dsigma: v (unit) and u = W v / sigma; the activations of v (W v last)

@@ -27,7 +27,8 @@ class FieldOfExperts final : public Regularizer<Scalar, ExecSpace> {
   FieldOfExperts(const ExecSpace& space, int channels, int filters = 10, int kernel_size = 7,
                  std::uint64_t seed = 0)
       : m_bank(filters, channels, kernel_size, true), m_beta("bilevel::foe::beta", filters) {
-    this->define_blocks(channels, {{"filters", m_bank.shape()}, {"log_beta", {filters}}, {"log_nu", {1}}});
+    this->define_blocks(channels,
+                        {{"filters", m_bank.shape()}, {"log_beta", {filters}}, {"log_nu", {1}}});
     initialize(space, seed);
   }
 
@@ -42,8 +43,10 @@ class FieldOfExperts final : public Regularizer<Scalar, ExecSpace> {
     Kokkos::parallel_for(
         "bilevel::foe::init_scalars", Kokkos::RangePolicy<ExecSpace>(space, 0, j + 1),
         KOKKOS_LAMBDA(int t) {
-          if (t < j) theta(ob + t) = Scalar(math::log(0.05));
-          else theta(on) = Scalar(math::log(0.01));
+          if (t < j)
+            theta(ob + t) = Scalar(math::log(0.05));
+          else
+            theta(on) = Scalar(math::log(0.01));
         });
     update(space);
   }
@@ -56,7 +59,9 @@ class FieldOfExperts final : public Regularizer<Scalar, ExecSpace> {
     const SmoothedL1<Scalar> psi{Scalar(m_nu)};
     impl::sample_sums(
         "bilevel::foe::energy", space, shape_of(z),
-        KOKKOS_LAMBDA(int n, int c, int i, int j) { return double(beta(c) * psi.value(z(n, c, i, j))); },
+        KOKKOS_LAMBDA(int n, int c, int i, int j) {
+          return double(beta(c) * psi.value(z(n, c, i, j)));
+        },
         out);
   }
 
@@ -79,15 +84,15 @@ class FieldOfExperts final : public Regularizer<Scalar, ExecSpace> {
     const auto z = m_z;
     const auto beta = m_beta;
     const SmoothedL1<Scalar> psi{Scalar(m_nu)};
-    impl::for_each_pixel("bilevel::foe::potential_derivative", space, shape_of(z),
-                         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
-                           z(n, c, i, j) = beta(c) * psi.d1(z(n, c, i, j));
-                         });
+    impl::for_each_pixel(
+        "bilevel::foe::potential_derivative", space, shape_of(z),
+        KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
+          z(n, c, i, j) = beta(c) * psi.d1(z(n, c, i, j));
+        });
     m_bank.op().adjoint(space, m_z, g);
   }
 
  public:
-
   void hessian_vector_product(const ExecSpace& space, const ConstImages& x, const ConstImages& v,
                               const MutImages& hv) override {
     this->check_images("hessian_vector_product", x);
@@ -98,10 +103,11 @@ class FieldOfExperts final : public Regularizer<Scalar, ExecSpace> {
     const auto z = m_z, t = m_t;
     const auto beta = m_beta;
     const SmoothedL1<Scalar> psi{Scalar(m_nu)};
-    impl::for_each_pixel("bilevel::foe::potential_curvature", space, shape_of(z),
-                         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
-                           t(n, c, i, j) *= beta(c) * psi.d2(z(n, c, i, j));
-                         });
+    impl::for_each_pixel(
+        "bilevel::foe::potential_curvature", space, shape_of(z),
+        KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
+          t(n, c, i, j) *= beta(c) * psi.d2(z(n, c, i, j));
+        });
     m_bank.op().adjoint(space, m_t, hv);
   }
 
@@ -120,7 +126,9 @@ class FieldOfExperts final : public Regularizer<Scalar, ExecSpace> {
     const auto sums = m_sums;
     impl::channel_sums(
         "bilevel::foe::dlog_beta", space, zs,
-        KOKKOS_LAMBDA(int n, int c, int i, int j) { return double(psi.d1(z(n, c, i, j)) * t(n, c, i, j)); },
+        KOKKOS_LAMBDA(int n, int c, int i, int j) {
+          return double(psi.d1(z(n, c, i, j)) * t(n, c, i, j));
+        },
         Kokkos::subview(sums, std::make_pair(0, zs.c)));
     impl::multi_sum(
         "bilevel::foe::dlog_nu", space, zs, 1,
@@ -128,13 +136,15 @@ class FieldOfExperts final : public Regularizer<Scalar, ExecSpace> {
           acc[0] += double(beta(c) * psi.d1_dnu(z(n, c, i, j)) * t(n, c, i, j));
         },
         Kokkos::subview(sums, std::make_pair(zs.c, zs.c + 1)));
-    // Filter derivative: d/dK <beta psi'(K x), K q> = (beta psi''(z) t) (x) x + (beta psi'(z)) (x) q.
-    impl::for_each_pixel("bilevel::foe::mixed_fields", space, zs,
-                         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
-                           const Scalar zz = z(n, c, i, j);
-                           t(n, c, i, j) *= beta(c) * psi.d2(zz);
-                           z(n, c, i, j) = beta(c) * psi.d1(zz);
-                         });
+    // Filter derivative: d/dK <beta psi'(K x), K q> = (beta psi''(z) t) (x) x + (beta psi'(z)) (x)
+    // q.
+    impl::for_each_pixel(
+        "bilevel::foe::mixed_fields", space, zs,
+        KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
+          const Scalar zz = z(n, c, i, j);
+          t(n, c, i, j) *= beta(c) * psi.d2(zz);
+          z(n, c, i, j) = beta(c) * psi.d1(zz);
+        });
     conv2d_filter_gradient(space, x, m_t, m_bank.grad());
     conv2d_filter_gradient(space, q, m_z, m_bank.grad(), Scalar(1));
     m_bank.store_gradient(space, dtheta, 0);
@@ -144,8 +154,10 @@ class FieldOfExperts final : public Regularizer<Scalar, ExecSpace> {
     Kokkos::parallel_for(
         "bilevel::foe::mixed_store", Kokkos::RangePolicy<ExecSpace>(space, 0, nj + 1),
         KOKKOS_LAMBDA(int c) {
-          if (c < nj) dtheta(ob + c) = Scalar(beta(c) * sums(c));
-          else dtheta(on) = Scalar(nu * sums(nj));
+          if (c < nj)
+            dtheta(ob + c) = Scalar(beta(c) * sums(c));
+          else
+            dtheta(on) = Scalar(nu * sums(nj));
         });
   }
 
@@ -178,7 +190,8 @@ class FieldOfExperts final : public Regularizer<Scalar, ExecSpace> {
 
   impl::FilterBank<Scalar, ExecSpace> m_bank;
   Kokkos::View<Scalar*, memory_space> m_beta;
-  Kokkos::View<double*, memory_space> m_sums{"bilevel::foe::sums", std::size_t(m_bank.out_channels() + 1)};
+  Kokkos::View<double*, memory_space> m_sums{"bilevel::foe::sums",
+                                             std::size_t(m_bank.out_channels() + 1)};
   double m_nu = 0.01;
   MutImages m_z, m_t;
 };

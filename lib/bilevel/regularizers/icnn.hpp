@@ -16,8 +16,8 @@ namespace bilevel {
 
 /// \brief Settings of an ICNN.
 struct IcnnOptions {
-  int hidden = 32;   ///< channels after W_x
-  int out = 0;       ///< channels after W_z (0: the image's channel count)
+  int hidden = 32;  ///< channels after W_x
+  int out = 0;      ///< channels after W_z (0: the image's channel count)
   int kernel_size = 5;
   double nu = 1e-3;  ///< smoothing of the clipped ReLU
   double initial_scale = 1.0;
@@ -36,7 +36,8 @@ class InputConvexNet final : public Regularizer<Scalar, ExecSpace> {
 
   InputConvexNet(const ExecSpace& space, int channels, const IcnnOptions& opt = {},
                  std::uint64_t seed = 0)
-      : m_opt(opt), m_out(opt.out > 0 ? opt.out : channels),
+      : m_opt(opt),
+        m_out(opt.out > 0 ? opt.out : channels),
         m_wx(opt.hidden, channels, opt.kernel_size, false),
         m_wz(m_out, opt.hidden, opt.kernel_size, false),
         m_sums("bilevel::icnn::sums", std::size_t(opt.hidden + 2 * m_out)),
@@ -58,7 +59,8 @@ class InputConvexNet final : public Regularizer<Scalar, ExecSpace> {
     Kokkos::deep_copy(space, this->m_theta, Scalar(0));
     m_wx.initialize_xavier(space, this->m_theta, offset("wx"), seed, 1.0, 1, false);
     m_wz.initialize_xavier(space, this->m_theta, offset("wz"), seed + 1, 1.0, 0, true);
-    Kokkos::deep_copy(space, block_view(this->m_theta, "log_scale"), Scalar(std::log(m_opt.initial_scale)));
+    Kokkos::deep_copy(space, block_view(this->m_theta, "log_scale"),
+                      Scalar(std::log(m_opt.initial_scale)));
     project(space);
     update(space);
   }
@@ -71,7 +73,9 @@ class InputConvexNet final : public Regularizer<Scalar, ExecSpace> {
     const auto phi = m_phi;
     impl::sample_sums(
         "bilevel::icnn::energy", space, shape_of(u2),
-        KOKKOS_LAMBDA(int n, int c, int i, int j) { return double(es(c) * phi.value(u2(n, c, i, j))); },
+        KOKKOS_LAMBDA(int n, int c, int i, int j) {
+          return double(es(c) * phi.value(u2(n, c, i, j)));
+        },
         out);
   }
 
@@ -93,15 +97,15 @@ class InputConvexNet final : public Regularizer<Scalar, ExecSpace> {
     backward(space);  // m_h1 = W_z^T (exp(s) phi'(u2))
     const auto u1 = m_u1, h1 = m_h1;
     const auto phi = m_phi;
-    impl::for_each_pixel("bilevel::icnn::hidden_gradient", space, shape_of(h1),
-                         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
-                           h1(n, c, i, j) *= phi.d1(u1(n, c, i, j));
-                         });
+    impl::for_each_pixel(
+        "bilevel::icnn::hidden_gradient", space, shape_of(h1),
+        KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
+          h1(n, c, i, j) *= phi.d1(u1(n, c, i, j));
+        });
     m_wx.op().adjoint(space, m_h1, g);
   }
 
  public:
-
   void hessian_vector_product(const ExecSpace& space, const ConstImages& x, const ConstImages& v,
                               const MutImages& hv) override {
     this->check_images("hessian_vector_product", x);
@@ -113,22 +117,25 @@ class InputConvexNet final : public Regularizer<Scalar, ExecSpace> {
     const auto es = m_scale;
     const auto phi = m_phi;
     m_wx.op().forward(space, v, m_t1);  // du1 = W_x v
-    impl::for_each_pixel("bilevel::icnn::hvp_hidden_in", space, shape_of(du1),
-                         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
-                           da1(n, c, i, j) = phi.d1(u1(n, c, i, j)) * du1(n, c, i, j);
-                         });
+    impl::for_each_pixel(
+        "bilevel::icnn::hvp_hidden_in", space, shape_of(du1),
+        KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
+          da1(n, c, i, j) = phi.d1(u1(n, c, i, j)) * du1(n, c, i, j);
+        });
     m_wz.op().forward(space, m_s1, m_t2);  // du2 = W_z da1
-    impl::for_each_pixel("bilevel::icnn::hvp_out", space, shape_of(du2),
-                         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
-                           du2(n, c, i, j) *= es(c) * phi.d2(u2(n, c, i, j));
-                         });
+    impl::for_each_pixel(
+        "bilevel::icnn::hvp_out", space, shape_of(du2),
+        KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
+          du2(n, c, i, j) *= es(c) * phi.d2(u2(n, c, i, j));
+        });
     m_wz.op().adjoint(space, m_t2, m_s1);  // dh1 = W_z^T dg2
-    impl::for_each_pixel("bilevel::icnn::hvp_hidden_out", space, shape_of(du1),
-                         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
-                           const Scalar u = u1(n, c, i, j);
-                           da1(n, c, i, j) = phi.d2(u) * du1(n, c, i, j) * h1(n, c, i, j) +
-                                             phi.d1(u) * da1(n, c, i, j);
-                         });
+    impl::for_each_pixel(
+        "bilevel::icnn::hvp_hidden_out", space, shape_of(du1),
+        KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
+          const Scalar u = u1(n, c, i, j);
+          da1(n, c, i, j) =
+              phi.d2(u) * du1(n, c, i, j) * h1(n, c, i, j) + phi.d1(u) * da1(n, c, i, j);
+        });
     m_wx.op().adjoint(space, m_s1, hv);
   }
 
@@ -144,10 +151,11 @@ class InputConvexNet final : public Regularizer<Scalar, ExecSpace> {
     const auto es = m_scale;
     const auto phi = m_phi;
     m_wx.op().forward(space, q, m_t1);  // Q1
-    impl::for_each_pixel("bilevel::icnn::mixed_p1", space, shape_of(q1),
-                         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
-                           p1(n, c, i, j) = phi.d1(u1(n, c, i, j)) * q1(n, c, i, j);
-                         });
+    impl::for_each_pixel(
+        "bilevel::icnn::mixed_p1", space, shape_of(q1),
+        KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
+          p1(n, c, i, j) = phi.d1(u1(n, c, i, j)) * q1(n, c, i, j);
+        });
     m_wz.op().forward(space, m_s1, m_s2);  // P2
     const Shape os = shape_of(u2), hs = shape_of(u1);
     const int nh = hs.c, no = os.c;
@@ -155,13 +163,17 @@ class InputConvexNet final : public Regularizer<Scalar, ExecSpace> {
     const auto ds = Kokkos::subview(sums, std::make_pair(nh + no, nh + 2 * no));
     impl::channel_sums(
         "bilevel::icnn::dlog_scale", space, os,
-        KOKKOS_LAMBDA(int n, int c, int i, int j) { return double(g2(n, c, i, j) * p2(n, c, i, j)); }, ds);
+        KOKKOS_LAMBDA(int n, int c, int i, int j) {
+          return double(g2(n, c, i, j) * p2(n, c, i, j));
+        },
+        ds);
     // W_z: direct term P1 (x) g2, then A2 = exp(s) phi''(u2) P2 through u2 = W_z a1 + b_z.
     conv2d_filter_gradient(space, m_s1, m_t2, m_wz.grad());
-    impl::for_each_pixel("bilevel::icnn::mixed_a2", space, os,
-                         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
-                           p2(n, c, i, j) *= es(c) * phi.d2(u2(n, c, i, j));
-                         });
+    impl::for_each_pixel(
+        "bilevel::icnn::mixed_a2", space, os,
+        KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
+          p2(n, c, i, j) *= es(c) * phi.d2(u2(n, c, i, j));
+        });
     impl::channel_sums(
         "bilevel::icnn::dbz", space, os,
         KOKKOS_LAMBDA(int n, int c, int i, int j) { return double(p2(n, c, i, j)); },
@@ -170,13 +182,13 @@ class InputConvexNet final : public Regularizer<Scalar, ExecSpace> {
     m_wz.op().adjoint(space, m_s2, m_s1);  // B1 = W_z^T A2 (P1 no longer needed)
     // A1 = phi''(u1) Q1 h1 + phi'(u1) B1 into s1; g1 = phi'(u1) h1 into h1.
     const auto b1 = m_s1;
-    impl::for_each_pixel("bilevel::icnn::mixed_a1", space, hs,
-                         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
-                           const Scalar u = u1(n, c, i, j);
-                           b1(n, c, i, j) = phi.d2(u) * q1(n, c, i, j) * h1(n, c, i, j) +
-                                            phi.d1(u) * b1(n, c, i, j);
-                           h1(n, c, i, j) *= phi.d1(u);
-                         });
+    impl::for_each_pixel(
+        "bilevel::icnn::mixed_a1", space, hs,
+        KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
+          const Scalar u = u1(n, c, i, j);
+          b1(n, c, i, j) = phi.d2(u) * q1(n, c, i, j) * h1(n, c, i, j) + phi.d1(u) * b1(n, c, i, j);
+          h1(n, c, i, j) *= phi.d1(u);
+        });
     impl::channel_sums(
         "bilevel::icnn::dbx", space, hs,
         KOKKOS_LAMBDA(int n, int c, int i, int j) { return double(b1(n, c, i, j)); },
@@ -189,9 +201,12 @@ class InputConvexNet final : public Regularizer<Scalar, ExecSpace> {
     Kokkos::parallel_for(
         "bilevel::icnn::store_sums", Kokkos::RangePolicy<ExecSpace>(space, 0, nh + 2 * no),
         KOKKOS_LAMBDA(int t) {
-          if (t < nh) dtheta(obx + t) = Scalar(sums(t));
-          else if (t < nh + no) dtheta(obz + t - nh) = Scalar(sums(t));
-          else dtheta(os_ + t - nh - no) = Scalar(sums(t));
+          if (t < nh)
+            dtheta(obx + t) = Scalar(sums(t));
+          else if (t < nh + no)
+            dtheta(obz + t - nh) = Scalar(sums(t));
+          else
+            dtheta(os_ + t - nh - no) = Scalar(sums(t));
         });
   }
 
@@ -233,23 +248,26 @@ class InputConvexNet final : public Regularizer<Scalar, ExecSpace> {
   void forward(const ExecSpace& space, const ConstImages& x) {
     const Shape hs{int(x.extent(0)), m_opt.hidden, int(x.extent(2)), int(x.extent(3))};
     const Shape os{hs.n, m_out, hs.h, hs.w};
-    for (auto* v : {&m_u1, &m_a1, &m_h1, &m_t1, &m_s1}) this->ensure(*v, "bilevel::icnn::hidden", hs);
+    for (auto* v : {&m_u1, &m_a1, &m_h1, &m_t1, &m_s1})
+      this->ensure(*v, "bilevel::icnn::hidden", hs);
     for (auto* v : {&m_u2, &m_t2, &m_s2}) this->ensure(*v, "bilevel::icnn::out", os);
     m_wx.op().forward(space, x, m_u1);
     const auto u1 = m_u1, a1 = m_a1, u2 = m_u2;
     const auto bx = m_bx, bz = m_bz;
     const auto phi = m_phi;
-    impl::for_each_pixel("bilevel::icnn::layer1", space, hs,
-                         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
-                           const Scalar u = u1(n, c, i, j) + bx(c);
-                           u1(n, c, i, j) = u;
-                           a1(n, c, i, j) = phi.value(u);
-                         });
+    impl::for_each_pixel(
+        "bilevel::icnn::layer1", space, hs,
+        KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
+          const Scalar u = u1(n, c, i, j) + bx(c);
+          u1(n, c, i, j) = u;
+          a1(n, c, i, j) = phi.value(u);
+        });
     m_wz.op().forward(space, m_a1, m_u2);
-    impl::for_each_pixel("bilevel::icnn::layer2", space, os,
-                         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
-                           u2(n, c, i, j) += bz(c);
-                         });
+    impl::for_each_pixel(
+        "bilevel::icnn::layer2", space, os,
+        KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
+          u2(n, c, i, j) += bz(c);
+        });
   }
 
   /// m_t2 = exp(s) phi'(u2), m_h1 = W_z^T m_t2.
@@ -257,10 +275,11 @@ class InputConvexNet final : public Regularizer<Scalar, ExecSpace> {
     const auto u2 = m_u2, g2 = m_t2;
     const auto es = m_scale;
     const auto phi = m_phi;
-    impl::for_each_pixel("bilevel::icnn::out_gradient", space, shape_of(u2),
-                         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
-                           g2(n, c, i, j) = es(c) * phi.d1(u2(n, c, i, j));
-                         });
+    impl::for_each_pixel(
+        "bilevel::icnn::out_gradient", space, shape_of(u2),
+        KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
+          g2(n, c, i, j) = es(c) * phi.d1(u2(n, c, i, j));
+        });
     m_wz.op().adjoint(space, m_t2, m_h1);
   }
 

@@ -9,7 +9,6 @@
 /// and pixels of each sample; mixed_product sums over the samples of the batch.
 
 #include <bilevel/core/views.hpp>
-
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -88,7 +87,8 @@ class Regularizer {
   /// Restore it with set_internal_state before set_params.
   virtual std::vector<double> internal_state() const { return {}; }
   virtual void set_internal_state(const ExecSpace&, const std::vector<double>& state) {
-    require(state.empty(), "bilevel::", name(), ": unexpected internal state of ", state.size(), " values");
+    require(state.empty(), "bilevel::", name(), ": unexpected internal state of ", state.size(),
+            " values");
   }
 
   /// Seeded initialisation as in the papers, then constraints and derived quantities.
@@ -138,7 +138,7 @@ class Regularizer {
     Kokkos::parallel_reduce(
         "bilevel::regularizer::check_finite",
         Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, theta.extent(0)),
-        KOKKOS_LAMBDA(std::int64_t k, std::int64_t& first) {
+        KOKKOS_LAMBDA(std::int64_t k, std::int64_t & first) {
           if (!math::isfinite(double(theta(k))) && (first < 0 || k < first)) first = k;
         },
         Kokkos::Max<std::int64_t>(bad));

@@ -8,7 +8,6 @@
 #include <bilevel/core/kokkos_compat.hpp>
 #include <bilevel/regularizers/impl/pixel_ops.hpp>
 #include <bilevel/regularizers/regularizer.hpp>
-
 #include <cmath>
 
 namespace bilevel {
@@ -60,7 +59,8 @@ class SmoothedTV final : public Regularizer<Scalar, ExecSpace> {
   void set(const ExecSpace& space, double alpha, double nu) {
     require(alpha > 0 && nu > 0, "bilevel::tv::set: alpha and nu must be positive, got ", alpha,
             " and ", nu);
-    this->Base::set_params(space, std::vector<Scalar>{Scalar(std::log(alpha)), Scalar(std::log(nu))});
+    this->Base::set_params(space,
+                           std::vector<Scalar>{Scalar(std::log(alpha)), Scalar(std::log(nu))});
   }
   double alpha() const { return m_alpha; }
   double nu() const { return m_nu; }
@@ -87,14 +87,15 @@ class SmoothedTV final : public Regularizer<Scalar, ExecSpace> {
     this->ensure(m_pv, "bilevel::tv::pv", s);
     const auto ph = m_ph, pv = m_pv;
     const double nu2 = m_nu * m_nu;
-    impl::for_each_pixel("bilevel::tv::normalised_gradient", space, s,
-                         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
-                           double dh, dv;
-                           impl::forward_differences(x, n, c, i, j, s.h, s.w, dh, dv);
-                           const double r = math::sqrt(dh * dh + dv * dv + nu2);
-                           ph(n, c, i, j) = Scalar(dh / r);
-                           pv(n, c, i, j) = Scalar(dv / r);
-                         });
+    impl::for_each_pixel(
+        "bilevel::tv::normalised_gradient", space, s,
+        KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
+          double dh, dv;
+          impl::forward_differences(x, n, c, i, j, s.h, s.w, dh, dv);
+          const double r = math::sqrt(dh * dh + dv * dv + nu2);
+          ph(n, c, i, j) = Scalar(dh / r);
+          pv(n, c, i, j) = Scalar(dv / r);
+        });
     apply_difference_adjoint(space, g);
   }
 
@@ -109,16 +110,17 @@ class SmoothedTV final : public Regularizer<Scalar, ExecSpace> {
     const auto ph = m_ph, pv = m_pv;
     const double nu2 = m_nu * m_nu;
     // Hess of sqrt(|g|^2 + nu^2) in g is (I - g g^T / r^2) / r.
-    impl::for_each_pixel("bilevel::tv::hessian_field", space, s,
-                         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
-                           double gh, gv, dh, dv;
-                           impl::forward_differences(x, n, c, i, j, s.h, s.w, gh, gv);
-                           impl::forward_differences(v, n, c, i, j, s.h, s.w, dh, dv);
-                           const double r2 = gh * gh + gv * gv + nu2, r = math::sqrt(r2);
-                           const double proj = (gh * dh + gv * dv) / r2;
-                           ph(n, c, i, j) = Scalar((dh - gh * proj) / r);
-                           pv(n, c, i, j) = Scalar((dv - gv * proj) / r);
-                         });
+    impl::for_each_pixel(
+        "bilevel::tv::hessian_field", space, s,
+        KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
+          double gh, gv, dh, dv;
+          impl::forward_differences(x, n, c, i, j, s.h, s.w, gh, gv);
+          impl::forward_differences(v, n, c, i, j, s.h, s.w, dh, dv);
+          const double r2 = gh * gh + gv * gv + nu2, r = math::sqrt(r2);
+          const double proj = (gh * dh + gv * dv) / r2;
+          ph(n, c, i, j) = Scalar((dh - gh * proj) / r);
+          pv(n, c, i, j) = Scalar((dv - gv * proj) / r);
+        });
     apply_difference_adjoint(space, hv);
   }
 
@@ -162,11 +164,11 @@ class SmoothedTV final : public Regularizer<Scalar, ExecSpace> {
     const Shape s = shape_of(out);
     const auto ph = m_ph, pv = m_pv;
     const double alpha = m_alpha;
-    impl::for_each_pixel("bilevel::tv::difference_adjoint", space, s,
-                         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
-                           out(n, c, i, j) =
-                               Scalar(alpha * impl::difference_adjoint(ph, pv, n, c, i, j, s.h, s.w));
-                         });
+    impl::for_each_pixel(
+        "bilevel::tv::difference_adjoint", space, s,
+        KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
+          out(n, c, i, j) = Scalar(alpha * impl::difference_adjoint(ph, pv, n, c, i, j, s.h, s.w));
+        });
   }
 
   double m_alpha = 0, m_nu = 0;

@@ -7,7 +7,6 @@
 
 #include <bilevel/solvers/impl/batch_ops.hpp>
 #include <bilevel/solvers/lanczos.hpp>
-
 #include <cmath>
 #include <vector>
 
@@ -27,8 +26,8 @@ struct LinearSolveResult {
   std::vector<int> iterations;
   std::vector<double> residual_norms;  ///< ||H q - b|| (CG: the recursively updated residual)
   std::vector<int> converged;
-  long total_iterations = 0;           ///< sum over samples: the cost
-  double gd_step = 0;                  ///< the step gradient descent used
+  long total_iterations = 0;  ///< sum over samples: the cost
+  double gd_step = 0;         ///< the step gradient descent used
 };
 
 /// \brief Batched CG / gradient descent; owns its work buffers (allocated per batch shape).
@@ -49,17 +48,19 @@ class BatchedLinearSolver {
   template <class Apply>
   LinearSolveResult solve(const ExecSpace& space, const Apply& apply, const MutImages& b,
                           const MutImages& q, double delta) {
-    require(delta > 0 && std::isfinite(delta), "bilevel::linear solver: tolerance must be positive, got ", delta);
+    require(delta > 0 && std::isfinite(delta),
+            "bilevel::linear solver: tolerance must be positive, got ", delta);
     require_same_shape("bilevel::linear solver", b, q);
     allocate(shape_of(b));
-    return m_opt.kind == LinearSolverKind::conjugate_gradient ? cg(space, apply, b, q, delta)
-                                                              : gradient_descent(space, apply, b, q, delta);
+    return m_opt.kind == LinearSolverKind::conjugate_gradient
+               ? cg(space, apply, b, q, delta)
+               : gradient_descent(space, apply, b, q, delta);
   }
 
  private:
   template <class Apply>
-  LinearSolveResult cg(const ExecSpace& space, const Apply& apply, const MutImages& b, const MutImages& q,
-                       double delta) {
+  LinearSolveResult cg(const ExecSpace& space, const Apply& apply, const MutImages& b,
+                       const MutImages& q, double delta) {
     const int n = int(b.extent(0));
     const int max_it = m_opt.max_iterations;
     const auto rr = m_rr, pap = m_pap, rrn = m_rrn, active = m_active, iters = m_iters, bad = m_bad;
@@ -85,7 +86,7 @@ class BatchedLinearSolver {
             }
             alpha(i) = Scalar(rr(i) / pap(i)), nalpha(i) = -alpha(i);
           });
-      axpby(space, m_alpha, m_p, m_one, q);                  // q += alpha p
+      axpby(space, m_alpha, m_p, m_one, q);                   // q += alpha p
       axpby_norm2(space, m_nalpha, m_ap, m_one, m_r, m_rrn);  // r -= alpha A p, |r|^2 fused
       Kokkos::parallel_for(
           "bilevel::cg::beta", Kokkos::RangePolicy<ExecSpace>(space, 0, n), KOKKOS_LAMBDA(int i) {
@@ -137,7 +138,8 @@ class BatchedLinearSolver {
   }
 
   template <class Apply>
-  void residual(const ExecSpace& space, const Apply& apply, const MutImages& b, const MutImages& q) {
+  void residual(const ExecSpace& space, const Apply& apply, const MutImages& b,
+                const MutImages& q) {
     apply(space, q, m_r);
     axpby(space, Scalar(1), b, Scalar(-1), m_r);
   }
@@ -169,7 +171,8 @@ class BatchedLinearSolver {
     auto d = [&](const char* l) { return Doubles(std::string(l), s.n); };
     m_rr = d("bilevel::cg::rr"), m_pap = d("bilevel::cg::pAp"), m_rrn = d("bilevel::cg::rr_new");
     auto c = [&](const char* l) { return Coefs(std::string(l), s.n); };
-    m_alpha = c("bilevel::cg::alpha"), m_nalpha = c("bilevel::cg::neg_alpha"), m_beta = c("bilevel::cg::beta");
+    m_alpha = c("bilevel::cg::alpha"), m_nalpha = c("bilevel::cg::neg_alpha"),
+    m_beta = c("bilevel::cg::beta");
     m_one = c("bilevel::cg::one");
     Kokkos::deep_copy(m_one, Scalar(1));
     m_active = impl::Flags<memory_space>("bilevel::cg::active", s.n);

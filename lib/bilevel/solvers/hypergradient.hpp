@@ -15,10 +15,9 @@
 /// a random perturbation of x_eps unless set by the user. These constants are estimates, not
 /// rigorous bounds: the bound is as good as they are.
 
-#include <bilevel/solvers/cg.hpp>
 #include <bilevel/core/noise.hpp>
+#include <bilevel/solvers/cg.hpp>
 #include <bilevel/solvers/nmapg.hpp>
-
 #include <chrono>
 #include <cmath>
 #include <vector>
@@ -29,7 +28,7 @@ namespace bilevel {
 struct HypergradientOptions {
   NmapgOptions lower;
   LinearSolverOptions linear;
-  bool estimate_bound = true;   ///< compute the error bound
+  bool estimate_bound = true;  ///< compute the error bound
   /// Re-estimate |J|, L_H, L_J on this call; otherwise reuse the last estimates (the first
   /// bound always estimates). The formula itself costs a few norms, the constants a few
   /// gradients and parameter updates, so long runs refresh them only now and then.
@@ -52,7 +51,7 @@ struct HypergradientResult {
   double mu = 0;
   double certified_distance = 0;  ///< max_i ||grad h_i|| / mu
   double jacobian_norm = 0, lipschitz_hessian = 0, lipschitz_jacobian = 0;
-  double bound = 0;               ///< estimate of ||z - grad F||; 0 unless estimate_bound
+  double bound = 0;  ///< estimate of ||z - grad F||; 0 unless estimate_bound
   /// Wall time of the parts (fenced): lower level, linear solve, mixed product, bound.
   double seconds_lower = 0, seconds_linear = 0, seconds_mixed = 0, seconds_bound = 0;
 };
@@ -62,7 +61,8 @@ struct HypergradientResult {
 template <class ExecSpace>
 class Stopwatch {
  public:
-  explicit Stopwatch(const ExecSpace& space) : m_space(space), m_last(std::chrono::steady_clock::now()) {}
+  explicit Stopwatch(const ExecSpace& space)
+      : m_space(space), m_last(std::chrono::steady_clock::now()) {}
   double lap() {
     m_space.fence();
     const auto now = std::chrono::steady_clock::now();
@@ -101,8 +101,9 @@ class HypergradientSolver {
   }
 
   /// x: warm start in, x_eps out; q: warm start in, CG solution out (both batch-shaped).
-  Result compute(const ExecSpace& space, LowerLevelProblem<Scalar, ExecSpace>& h, const ConstImages& clean,
-                 const MutImages& x, const MutImages& q, double eps, double delta) {
+  Result compute(const ExecSpace& space, LowerLevelProblem<Scalar, ExecSpace>& h,
+                 const ConstImages& clean, const MutImages& x, const MutImages& q, double eps,
+                 double delta) {
     require_same_shape("bilevel::hypergradient", clean, h.measurements());
     require_same_shape("bilevel::hypergradient", x, q);
     require(delta > 0, "bilevel::hypergradient: delta must be positive, got ", delta);
@@ -166,7 +167,8 @@ class HypergradientSolver {
   double params_norm(const ExecSpace& space, const Params& v) const {
     double s = 0;
     Kokkos::parallel_reduce(
-        "bilevel::hypergradient::params_norm", Kokkos::RangePolicy<ExecSpace>(space, 0, v.extent(0)),
+        "bilevel::hypergradient::params_norm",
+        Kokkos::RangePolicy<ExecSpace>(space, 0, v.extent(0)),
         KOKKOS_LAMBDA(std::int64_t k, double& acc) { acc += double(v(k)) * double(v(k)); }, s);
     return std::sqrt(s);
   }
@@ -179,8 +181,8 @@ class HypergradientSolver {
   }
 
   /// |J|, L_H, L_J estimates (or the cached ones) and the bound (DESIGN.md section 5).
-  void error_bound(const ExecSpace& space, LowerLevelProblem<Scalar, ExecSpace>& h, const MutImages& x,
-                   const MutImages& q, Result& r) {
+  void error_bound(const ExecSpace& space, LowerLevelProblem<Scalar, ExecSpace>& h,
+                   const MutImages& x, const MutImages& q, Result& r) {
     const Shape s = shape_of(x);
     if (m_opt.refresh_constants || !m_have_constants) estimate_constants(space, h, x, q);
     r.jacobian_norm = m_jn, r.lipschitz_hessian = m_lh, r.lipschitz_jacobian = m_lj;
@@ -226,7 +228,7 @@ class HypergradientSolver {
       reg.set_internal_state(space, state);
       reg.set_params(space, theta);
       axpby(space, Scalar(-0.5 / fd), m_t2, Scalar(0.5 / fd), m_t1);  // J t
-      reg.mixed_product(space, x, m_t1, m_p1);                           // J^T J t
+      reg.mixed_product(space, x, m_t1, m_p1);                        // J^T J t
       auto hp = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_p1);
       double n2 = 0;
       for (std::size_t k = 0; k < hp.extent(0); ++k) n2 += double(hp(k)) * double(hp(k));
@@ -243,7 +245,7 @@ class HypergradientSolver {
     {
       axpby(space, Scalar(-1), x, Scalar(1), m_t3);  // d
       for (double v : sample_norms(space, m_t3)) dn = std::max(dn, v);
-      axpby(space, Scalar(1), x, Scalar(1), m_t3);   // back to x + d
+      axpby(space, Scalar(1), x, Scalar(1), m_t3);  // back to x + d
     }
     double lh = m_opt.lipschitz_hessian, lj = m_opt.lipschitz_jacobian;
     if (lh < 0) {  // |H(x + d) u - H(x) u| / |d| with u = q / |q|
@@ -260,7 +262,8 @@ class HypergradientSolver {
       reg.mixed_product(space, x, q, m_p2);
       const auto p1 = m_p1, p2 = m_p2;
       Kokkos::parallel_for(
-          "bilevel::hypergradient::difference", Kokkos::RangePolicy<ExecSpace>(space, 0, p1.extent(0)),
+          "bilevel::hypergradient::difference",
+          Kokkos::RangePolicy<ExecSpace>(space, 0, p1.extent(0)),
           KOKKOS_LAMBDA(std::int64_t k) { p1(k) -= p2(k); });
       double qn = 0;
       for (double v : sample_norms(space, q)) qn = std::max(qn, v);

@@ -7,7 +7,6 @@
 
 #include <bilevel/core/blas1.hpp>
 #include <bilevel/solvers/symmetric_eigen.hpp>
-
 #include <cmath>
 #include <vector>
 
@@ -15,10 +14,10 @@ namespace bilevel {
 
 /// \brief Outcome of top_eigenpair.
 struct EigenResult {
-  double value = 0;       ///< the Ritz value (a lower bound on the top eigenvalue)
-  double residual = 0;    ///< ||A v - value v|| for the returned unit vector v
-  int applications = 0;   ///< operator applications spent
-  bool converged = false; ///< residual <= tol * value
+  double value = 0;        ///< the Ritz value (a lower bound on the top eigenvalue)
+  double residual = 0;     ///< ||A v - value v|| for the returned unit vector v
+  int applications = 0;    ///< operator applications spent
+  bool converged = false;  ///< residual <= tol * value
 };
 
 /// \brief Workspace and driver for restarted Lanczos on vectors of a given batch shape. A batch
@@ -32,12 +31,14 @@ class Lanczos {
 
   /// Krylov dimension `steps` per restart, vectors of shape s (s.n must be 1).
   Lanczos(const Shape& s, int steps = 30)
-      : m_steps(steps), m_shape(s),
+      : m_steps(steps),
+        m_shape(s),
         m_basis(make_images<Scalar, memory_space>("bilevel::lanczos::basis",
                                                   {(steps + 1) * s.n, s.c, s.h, s.w})),
         m_w(make_images<Scalar, memory_space>("bilevel::lanczos::w", s)),
         m_dot("bilevel::lanczos::dot", s.n) {
-    require(s.n >= 1 && steps >= 2, "bilevel::Lanczos: needs a nonempty batch and at least 2 steps");
+    require(s.n >= 1 && steps >= 2,
+            "bilevel::Lanczos: needs a nonempty batch and at least 2 steps");
   }
 
   /// Refines `v` (in: start vector, nonzero; out: unit top Ritz vector) for A = apply(space, in,
@@ -85,7 +86,8 @@ class Lanczos {
       r.value = values[top];
       r.residual = std::abs(beta[m - 1] * vectors[std::size_t(m - 1) * m + top]);
       Kokkos::deep_copy(space, v, Scalar(0));
-      for (int i = 0; i < m; ++i) axpby(space, Scalar(vectors[std::size_t(i) * m + top]), q(i), Scalar(1), v);
+      for (int i = 0; i < m; ++i)
+        axpby(space, Scalar(vectors[std::size_t(i) * m + top]), q(i), Scalar(1), v);
       scale(space, v, 1.0 / std::sqrt(dot(space, v, v)));
       if (r.residual <= tol * r.value) {
         r.converged = true;

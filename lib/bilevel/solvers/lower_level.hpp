@@ -8,7 +8,6 @@
 #include <bilevel/core/blas1.hpp>
 #include <bilevel/operators/forward_operator.hpp>
 #include <bilevel/regularizers/regularizer.hpp>
-
 #include <cmath>
 
 namespace bilevel {
@@ -23,14 +22,21 @@ class LowerLevelProblem {
   using Sums = PerSample<double, memory_space>;
 
   /// The operator and regularizer are referenced, not copied: they must outlive the problem.
-  LowerLevelProblem(const ForwardOperator<Scalar, ExecSpace>& op, Regularizer<Scalar, ExecSpace>& reg,
-                    const ConstImages& measurements, double xi = 0.0)
-      : m_op(&op), m_reg(&reg), m_y(measurements), m_xi(xi),
-        m_residual(make_images<Scalar, memory_space>("bilevel::lower_level::residual", shape_of(measurements))),
-        m_tmp(make_images<Scalar, memory_space>("bilevel::lower_level::tmp", shape_of(measurements))),
+  LowerLevelProblem(const ForwardOperator<Scalar, ExecSpace>& op,
+                    Regularizer<Scalar, ExecSpace>& reg, const ConstImages& measurements,
+                    double xi = 0.0)
+      : m_op(&op),
+        m_reg(&reg),
+        m_y(measurements),
+        m_xi(xi),
+        m_residual(make_images<Scalar, memory_space>("bilevel::lower_level::residual",
+                                                     shape_of(measurements))),
+        m_tmp(
+            make_images<Scalar, memory_space>("bilevel::lower_level::tmp", shape_of(measurements))),
         m_sums("bilevel::lower_level::sums", measurements.extent(0)),
         m_ridge("bilevel::lower_level::ridge", measurements.extent(0)) {
-    require(xi >= 0 && std::isfinite(xi), "bilevel::LowerLevelProblem: xi must be finite and >= 0, got ", xi);
+    require(xi >= 0 && std::isfinite(xi),
+            "bilevel::LowerLevelProblem: xi must be finite and >= 0, got ", xi);
     require(mu() > 0, "bilevel::LowerLevelProblem: the problem is not strongly convex (operator '",
             op.name(), "' has lambda_min(A^T A) = 0 and xi = 0); set xi > 0");
   }

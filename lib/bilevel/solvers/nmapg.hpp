@@ -14,7 +14,6 @@
 
 #include <bilevel/solvers/impl/batch_ops.hpp>
 #include <bilevel/solvers/lower_level.hpp>
-
 #include <cmath>
 #include <vector>
 
@@ -26,11 +25,11 @@ enum class StopRule { gradient_norm = 0, relative_step = 1 };
 struct NmapgOptions {
   int max_iterations = 10000;
   StopRule stop = StopRule::gradient_norm;
-  double initial_step = 1.0;   ///< first step guess (later ones come from Barzilai-Borwein)
+  double initial_step = 1.0;  ///< first step guess (later ones come from Barzilai-Borwein)
   double min_step = 1e-12, max_step = 1e6;
-  double shrink = 0.5;         ///< backtracking factor rho
+  double shrink = 0.5;                ///< backtracking factor rho
   double sufficient_decrease = 1e-4;  ///< delta
-  double eta = 0.8;            ///< weight of the nonmonotone reference value
+  double eta = 0.8;                   ///< weight of the nonmonotone reference value
   int max_backtracks = 60;
 };
 
@@ -56,8 +55,8 @@ class Nmapg {
 
   /// Minimises h over x for every sample to accuracy eps; x holds the start (warm start) and
   /// receives the solution. Throws bilevel::Error on non-finite objectives.
-  NmapgResult solve(const ExecSpace& space, LowerLevelProblem<Scalar, ExecSpace>& h, const MutImages& x,
-                    double eps) {
+  NmapgResult solve(const ExecSpace& space, LowerLevelProblem<Scalar, ExecSpace>& h,
+                    const MutImages& x, double eps) {
     require(eps > 0 && std::isfinite(eps), "bilevel::nmapg: accuracy must be positive, got ", eps);
     require_same_shape("bilevel::nmapg", x, h.measurements());
     const Shape s = shape_of(x);
@@ -75,7 +74,8 @@ class Nmapg {
     Kokkos::deep_copy(space, m_xp, x);
     Kokkos::deep_copy(space, m_z, x);
     Kokkos::parallel_for(
-        "bilevel::nmapg::init", Kokkos::RangePolicy<ExecSpace>(space, 0, s.n), KOKKOS_LAMBDA(int i) {
+        "bilevel::nmapg::init", Kokkos::RangePolicy<ExecSpace>(space, 0, s.n),
+        KOKKOS_LAMBDA(int i) {
           t(i) = 1, tp(i) = 0, q(i) = 1, c(i) = fx(i);
           ay(i) = Scalar(o.initial_step), ax(i) = Scalar(o.initial_step);
           iters(i) = 0;
@@ -100,7 +100,8 @@ class Nmapg {
       // Accept z if it decreases the nonmonotone reference c; otherwise also try the
       // safeguard step from x and keep the better of the two.
       Kokkos::parallel_for(
-          "bilevel::nmapg::accept", Kokkos::RangePolicy<ExecSpace>(space, 0, s.n), KOKKOS_LAMBDA(int i) {
+          "bilevel::nmapg::accept", Kokkos::RangePolicy<ExecSpace>(space, 0, s.n),
+          KOKKOS_LAMBDA(int i) {
             accept(i) = active(i) && fz(i) <= c(i) - o.sufficient_decrease * double(ay(i)) * gy2(i);
             search(i) = active(i) && !accept(i);
           });
@@ -111,15 +112,18 @@ class Nmapg {
             KOKKOS_LAMBDA(int i) { search(i) = active(i) && !accept(i); });
         line_search(space, h, m_x, m_gx, m_fx, m_gx2, m_ax, m_v, m_fv, /*mask=*/true);
         Kokkos::parallel_for(
-            "bilevel::nmapg::choose", Kokkos::RangePolicy<ExecSpace>(space, 0, s.n), KOKKOS_LAMBDA(int i) {
+            "bilevel::nmapg::choose", Kokkos::RangePolicy<ExecSpace>(space, 0, s.n),
+            KOKKOS_LAMBDA(int i) {
               // accept: 1 take z, 2 take v
               if (active(i) && !accept(i)) accept(i) = fz(i) <= fv(i) ? 1 : 2;
             });
       }
       // x_{k-1} <- x_k and x_{k+1} <- z or v; y and grad(y) become the previous ones.
       Kokkos::parallel_for(
-          "bilevel::nmapg::select", Kokkos::RangePolicy<ExecSpace>(space, 0, s.n), KOKKOS_LAMBDA(int i) {
-            k1(i) = Scalar(accept(i) == 1 ? 1 : 0), k2(i) = Scalar(accept(i) == 2 ? 1 : 0), k3(i) = 0;
+          "bilevel::nmapg::select", Kokkos::RangePolicy<ExecSpace>(space, 0, s.n),
+          KOKKOS_LAMBDA(int i) {
+            k1(i) = Scalar(accept(i) == 1 ? 1 : 0), k2(i) = Scalar(accept(i) == 2 ? 1 : 0),
+            k3(i) = 0;
           });
       impl::masked_lincomb(space, m_active, m_one, m_x, m_zero, m_x, m_zero, m_x, m_xp);
       impl::masked_lincomb(space, m_active, m_k1, m_z, m_k2, m_v, m_k3, m_v, m_x);
@@ -133,7 +137,8 @@ class Nmapg {
         norm2_squared(space, m_x, m_xx);
       }
       Kokkos::parallel_for(
-          "bilevel::nmapg::advance", Kokkos::RangePolicy<ExecSpace>(space, 0, s.n), KOKKOS_LAMBDA(int i) {
+          "bilevel::nmapg::advance", Kokkos::RangePolicy<ExecSpace>(space, 0, s.n),
+          KOKKOS_LAMBDA(int i) {
             if (!active(i)) return;
             fx(i) = fv(i);
             const double tn = 0.5 * (1 + math::sqrt(1 + 4 * t(i) * t(i)));
@@ -141,8 +146,8 @@ class Nmapg {
             const double qn = o.eta * q(i) + 1;
             c(i) = (o.eta * q(i) * c(i) + fx(i)) / qn, q(i) = qn;
             iters(i) += 1;
-            const bool done = by_step ? math::sqrt(ss(i)) <= eps * math::sqrt(xx(i))
-                                      : math::sqrt(gx2(i)) <= eps;
+            const bool done =
+                by_step ? math::sqrt(ss(i)) <= eps * math::sqrt(xx(i)) : math::sqrt(gx2(i)) <= eps;
             if (done || iters(i) >= o.max_iterations) active(i) = 0;
           });
       check_finite(space, "during the iterations");
@@ -154,7 +159,8 @@ class Nmapg {
     for (double v : g2) r.gradient_norms.push_back(std::sqrt(v));
     for (std::size_t i = 0; i < r.iterations.size(); ++i) {
       r.total_iterations += r.iterations[i];
-      r.converged.push_back(by_step ? r.iterations[i] < o.max_iterations : r.gradient_norms[i] <= eps);
+      r.converged.push_back(by_step ? r.iterations[i] < o.max_iterations
+                                    : r.gradient_norms[i] <= eps);
     }
     return r;
   }
@@ -167,13 +173,15 @@ class Nmapg {
       Kokkos::deep_copy(v, Scalar(0));
       return v;
     };
-    m_y = img("bilevel::nmapg::y"), m_yp = img("bilevel::nmapg::y_prev"), m_z = img("bilevel::nmapg::z");
+    m_y = img("bilevel::nmapg::y"), m_yp = img("bilevel::nmapg::y_prev"),
+    m_z = img("bilevel::nmapg::z");
     m_v = img("bilevel::nmapg::v"), m_xp = img("bilevel::nmapg::x_prev");
     m_gx = img("bilevel::nmapg::grad_x"), m_gxp = img("bilevel::nmapg::grad_x_prev");
     m_gy = img("bilevel::nmapg::grad_y"), m_gyp = img("bilevel::nmapg::grad_y_prev");
     auto d = [&](const char* l) { return Doubles(std::string(l), s.n); };
     m_t = d("t"), m_tp = d("t_prev"), m_q = d("q"), m_c = d("c"), m_fx = d("fx"), m_fy = d("fy");
-    m_fz = d("fz"), m_fv = d("fv"), m_gx2 = d("gx2"), m_gy2 = d("gy2"), m_ss = d("ss"), m_sr = d("sr");
+    m_fz = d("fz"), m_fv = d("fv"), m_gx2 = d("gx2"), m_gy2 = d("gy2"), m_ss = d("ss"),
+    m_sr = d("sr");
     m_xx = d("xx"), m_trial_f = d("trial_f");
     auto cf = [&](const char* l) { return Coefs(std::string(l), s.n); };
     m_ay = cf("alpha_y"), m_ax = cf("alpha_x"), m_k1 = cf("k1"), m_k2 = cf("k2"), m_k3 = cf("k3");
@@ -181,7 +189,8 @@ class Nmapg {
     Kokkos::deep_copy(m_one, Scalar(1));
     Kokkos::deep_copy(m_zero, Scalar(0));
     auto fl = [&](const char* l) { return impl::Flags<memory_space>(std::string(l), s.n); };
-    m_active = fl("active"), m_iters = fl("iterations"), m_accept = fl("accept"), m_search = fl("search");
+    m_active = fl("active"), m_iters = fl("iterations"), m_accept = fl("accept"),
+    m_search = fl("search");
   }
 
   /// Barzilai-Borwein step <s, s> / <s, r> with s = u - u_prev, r = g - g_prev (kept when the
@@ -193,8 +202,8 @@ class Nmapg {
     const auto ss = m_ss, sr = m_sr, active = m_active;
     const double lo = m_opt.min_step, hi = m_opt.max_step;
     Kokkos::parallel_for(
-        "bilevel::nmapg::barzilai_borwein", Kokkos::RangePolicy<ExecSpace>(space, 0, alpha.extent(0)),
-        KOKKOS_LAMBDA(int i) {
+        "bilevel::nmapg::barzilai_borwein",
+        Kokkos::RangePolicy<ExecSpace>(space, 0, alpha.extent(0)), KOKKOS_LAMBDA(int i) {
           if (active(i) && sr(i) > 0 && ss(i) > 0)
             alpha(i) = Scalar(math::min(hi, math::max(lo, ss(i) / sr(i))));
         });
@@ -203,9 +212,10 @@ class Nmapg {
   /// out = base - alpha grad for the searching samples, shrinking alpha until
   /// F(out) <= F(base) - delta alpha ||grad||^2 (or max_backtracks). With `mask`, the
   /// searching set is m_search as given; otherwise it starts as m_active.
-  void line_search(const ExecSpace& space, LowerLevelProblem<Scalar, ExecSpace>& h, const MutImages& base,
-                   const MutImages& grad, const Doubles& fbase, const Doubles& g2, const Coefs& alpha,
-                   const MutImages& out, const Doubles& fout, bool mask = false) {
+  void line_search(const ExecSpace& space, LowerLevelProblem<Scalar, ExecSpace>& h,
+                   const MutImages& base, const MutImages& grad, const Doubles& fbase,
+                   const Doubles& g2, const Coefs& alpha, const MutImages& out, const Doubles& fout,
+                   bool mask = false) {
     if (!mask) Kokkos::deep_copy(space, m_search, m_active);
     const auto search = m_search, k = m_neg;
     const double delta = m_opt.sufficient_decrease, rho = m_opt.shrink, lo = m_opt.min_step;
@@ -224,8 +234,10 @@ class Nmapg {
             fout(i) = tf(i);
             const bool ok = tf(i) <= fbase(i) - delta * double(alpha(i)) * g2(i);
             // At rounding level no step decreases F: accept rather than shrink forever.
-            if (ok || last || double(alpha(i)) * rho < lo) search(i) = 0;
-            else alpha(i) = Scalar(double(alpha(i)) * rho);
+            if (ok || last || double(alpha(i)) * rho < lo)
+              search(i) = 0;
+            else
+              alpha(i) = Scalar(double(alpha(i)) * rho);
           });
     }
   }

@@ -5,7 +5,6 @@
 /// mini-batch its solve starts where the previous one ended.
 
 #include <bilevel/core/views.hpp>
-
 #include <vector>
 
 namespace bilevel {

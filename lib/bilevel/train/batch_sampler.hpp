@@ -7,7 +7,6 @@
 
 #include <bilevel/core/error.hpp>
 #include <bilevel/core/random.hpp>
-
 #include <numeric>
 #include <vector>
 
@@ -16,9 +15,10 @@ namespace bilevel {
 class BatchSampler {
  public:
   BatchSampler() = default;
-  BatchSampler(int samples, int batch, std::uint64_t seed) : m_n(samples), m_batch(batch), m_seed(seed) {
-    require(samples > 0 && batch > 0 && batch <= samples, "bilevel::BatchSampler: batch size ", batch,
-            " must be between 1 and the number of samples (", samples, ")");
+  BatchSampler(int samples, int batch, std::uint64_t seed)
+      : m_n(samples), m_batch(batch), m_seed(seed) {
+    require(samples > 0 && batch > 0 && batch <= samples, "bilevel::BatchSampler: batch size ",
+            batch, " must be between 1 and the number of samples (", samples, ")");
     shuffle();
   }
 
@@ -40,8 +40,8 @@ class BatchSampler {
   long position() const { return m_pos; }
   /// Restores a state saved from epoch() and position().
   void restore(long epoch, long position) {
-    require(epoch >= 0 && position >= 0 && position <= m_n, "bilevel::BatchSampler: invalid state (",
-            epoch, ", ", position, ")");
+    require(epoch >= 0 && position >= 0 && position <= m_n,
+            "bilevel::BatchSampler: invalid state (", epoch, ", ", position, ")");
     m_epoch = epoch;
     m_pos = int(position);
     shuffle();

@@ -9,7 +9,6 @@
 #include <bilevel/operators/identity.hpp>
 #include <bilevel/operators/mask.hpp>
 #include <bilevel/operators/measurement.hpp>
-
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,12 +31,12 @@ inline std::string task_name(TaskKind t) {
 /// \brief A task with the papers' defaults (DESIGN.md section 2).
 struct TaskSpec {
   TaskKind kind = TaskKind::denoise;
-  double sigma = 25.0 / 255;   ///< noise standard deviation on [0, 1] data
-  double keep = 0.3;           ///< inpainting: probability that a pixel is measured
-  double xi = 0;               ///< (xi/2)|x|^2 in the lower level (inpainting default 1e-6)
+  double sigma = 25.0 / 255;  ///< noise standard deviation on [0, 1] data
+  double keep = 0.3;          ///< inpainting: probability that a pixel is measured
+  double xi = 0;              ///< (xi/2)|x|^2 in the lower level (inpainting default 1e-6)
   int blur_size = 7;
   double blur_std = 2.0;
-  std::uint64_t seed = 0;      ///< noise and mask seed
+  std::uint64_t seed = 0;  ///< noise and mask seed
 
   static TaskSpec defaults(TaskKind k) {
     TaskSpec t;
@@ -58,8 +57,10 @@ class TaskData {
 
   /// Simulates the measurements of every clean image (ids 0 .. n-1, offset by `first_id` in
   /// the noise and mask streams, so train and test sets draw different noise).
-  TaskData(const ExecSpace& space, const TaskSpec& task, const MutImages& clean, std::uint64_t first_id = 0)
-      : m_task(task), m_clean(clean),
+  TaskData(const ExecSpace& space, const TaskSpec& task, const MutImages& clean,
+           std::uint64_t first_id = 0)
+      : m_task(task),
+        m_clean(clean),
         m_measured(make_images<Scalar, memory_space>("bilevel::task::measured", shape_of(clean))) {
     const Shape s = shape_of(clean);
     require(s.n > 0, "bilevel::TaskData: no images");
@@ -109,22 +110,31 @@ class TaskData {
   }
 
  private:
-  static void copy_sample(const ExecSpace& space, const MutImages& from, int i, const MutImages& to, int k) {
-    Kokkos::deep_copy(space, Kokkos::subview(to, std::make_pair(k, k + 1), Kokkos::ALL, Kokkos::ALL, Kokkos::ALL),
-                      Kokkos::subview(from, std::make_pair(i, i + 1), Kokkos::ALL, Kokkos::ALL, Kokkos::ALL));
+  static void copy_sample(const ExecSpace& space, const MutImages& from, int i, const MutImages& to,
+                          int k) {
+    Kokkos::deep_copy(
+        space, Kokkos::subview(to, std::make_pair(k, k + 1), Kokkos::ALL, Kokkos::ALL, Kokkos::ALL),
+        Kokkos::subview(from, std::make_pair(i, i + 1), Kokkos::ALL, Kokkos::ALL, Kokkos::ALL));
   }
-  std::unique_ptr<ForwardOperator<Scalar, ExecSpace>> make_operator(const ExecSpace& space, const Shape& s,
-                                                                    std::uint64_t first_id, MutImages& mask) const {
+  std::unique_ptr<ForwardOperator<Scalar, ExecSpace>> make_operator(const ExecSpace& space,
+                                                                    const Shape& s,
+                                                                    std::uint64_t first_id,
+                                                                    MutImages& mask) const {
     if (m_task.kind == TaskKind::inpaint)
-      mask = MaskOperator<Scalar, ExecSpace>::bernoulli(space, s, m_task.keep, m_task.seed, first_id).mask();
+      mask =
+          MaskOperator<Scalar, ExecSpace>::bernoulli(space, s, m_task.keep, m_task.seed, first_id)
+              .mask();
     return operator_for(mask);
   }
   std::unique_ptr<ForwardOperator<Scalar, ExecSpace>> operator_for(const MutImages& mask) const {
     switch (m_task.kind) {
-      case TaskKind::inpaint: return std::make_unique<MaskOperator<Scalar, ExecSpace>>(mask);
+      case TaskKind::inpaint:
+        return std::make_unique<MaskOperator<Scalar, ExecSpace>>(mask);
       case TaskKind::deblur:
-        return std::make_unique<BlurOperator<Scalar, ExecSpace>>(ExecSpace(), m_task.blur_size, m_task.blur_std);
-      default: return std::make_unique<IdentityOperator<Scalar, ExecSpace>>();
+        return std::make_unique<BlurOperator<Scalar, ExecSpace>>(ExecSpace(), m_task.blur_size,
+                                                                 m_task.blur_std);
+      default:
+        return std::make_unique<IdentityOperator<Scalar, ExecSpace>>();
     }
   }
 

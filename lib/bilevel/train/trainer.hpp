@@ -12,6 +12,7 @@
 /// a failed search and loosening them after a success) and HOAG (Pedregosa 2016: eps_k on a fixed
 /// schedule, step halved when the loss increases, grown by 5% otherwise) on the full batch.
 
+#include <array>
 #include <bilevel/core/metrics.hpp>
 #include <bilevel/optim/parameter_updates.hpp>
 #include <bilevel/optim/schedules.hpp>
@@ -19,8 +20,6 @@
 #include <bilevel/solvers/warm_start.hpp>
 #include <bilevel/train/batch_sampler.hpp>
 #include <bilevel/train/task.hpp>
-
-#include <array>
 #include <chrono>
 #include <cmath>
 #include <functional>
@@ -48,11 +47,11 @@ inline std::string algorithm_name(Algorithm a) {
 /// \brief Everything a training run is configured with (defaults: the main paper's settings).
 struct TrainOptions {
   Algorithm algorithm = Algorithm::isgd;
-  int batch_size = 8;                  ///< ISGD / IAdam mini-batch size
-  std::uint64_t seed = 0;              ///< mini-batch sampling
+  int batch_size = 8;      ///< ISGD / IAdam mini-batch size
+  std::uint64_t seed = 0;  ///< mini-batch sampling
   StepSchedule step{1e-2, 0.0};
   AccuracySchedule accuracy{1e-2, 0.5, AccuracyDecay::polynomial};
-  double delta_factor = 1.0;           ///< delta_k = delta_factor eps_k
+  double delta_factor = 1.0;  ///< delta_k = delta_factor eps_k
   AdamOptions adam;
   // MAID (defaults as in the talk's experiments)
   double maid_rho = 0.5, maid_c = 1e-4, maid_tighten = 0.5, maid_loosen = 1.25, maid_grow = 1.25;
@@ -62,11 +61,11 @@ struct TrainOptions {
   long max_steps = 0;
   double max_seconds = 0;
   // evaluation
-  int test_interval = 0;               ///< steps between test evaluations (0: never)
+  int test_interval = 0;  ///< steps between test evaluations (0: never)
   double test_eps = 1e-4;
   int test_batch = 4;
-  bool report_bound = true;            ///< ISGD/IAdam/HOAG: error bound in every record (MAID: always)
-  int constants_interval = 10;         ///< steps between re-estimates of |J|, L_H, L_J
+  bool report_bound = true;     ///< ISGD/IAdam/HOAG: error bound in every record (MAID: always)
+  int constants_interval = 10;  ///< steps between re-estimates of |J|, L_H, L_J
   HypergradientOptions hypergradient;
 };
 
@@ -91,23 +90,33 @@ class Trainer {
 
   Trainer(const ExecSpace& space, Regularizer<Scalar, ExecSpace>& reg, const Data& train,
           const Data* test, const TrainOptions& opt)
-      : m_space(space), m_reg(reg), m_train(train), m_test(test), m_opt(opt),
+      : m_space(space),
+        m_reg(reg),
+        m_train(train),
+        m_test(test),
+        m_opt(opt),
         m_full(opt.algorithm == Algorithm::maid || opt.algorithm == Algorithm::hoag),
         m_batch(train.make_batch(m_full ? train.size() : opt.batch_size)),
         m_sampler(train.size(), m_full ? train.size() : opt.batch_size, opt.seed),
-        m_x_cache(train.image_shape()), m_q_cache(train.image_shape()),
-        m_hyper(opt.hypergradient), m_trial_solver(opt.hypergradient.lower),
-        m_theta("bilevel::trainer::theta", reg.num_params()), m_adam(reg.num_params()),
-        m_eps(opt.accuracy.eps0), m_alpha(opt.step.alpha0), m_start(std::chrono::steady_clock::now()) {
-    require(reg.channels() == train.image_shape().c, "bilevel::Trainer: the regularizer is built for ",
-            reg.channels(), " channels, the training images have ", train.image_shape().c);
+        m_x_cache(train.image_shape()),
+        m_q_cache(train.image_shape()),
+        m_hyper(opt.hypergradient),
+        m_trial_solver(opt.hypergradient.lower),
+        m_theta("bilevel::trainer::theta", reg.num_params()),
+        m_adam(reg.num_params()),
+        m_eps(opt.accuracy.eps0),
+        m_alpha(opt.step.alpha0),
+        m_start(std::chrono::steady_clock::now()) {
+    require(reg.channels() == train.image_shape().c,
+            "bilevel::Trainer: the regularizer is built for ", reg.channels(),
+            " channels, the training images have ", train.image_shape().c);
     const Shape bs = shape_of(m_batch.clean);
     m_x = make_images<Scalar, memory_space>("bilevel::trainer::x", bs);
     m_q = make_images<Scalar, memory_space>("bilevel::trainer::q", bs);
     m_zero = make_images<Scalar, memory_space>("bilevel::trainer::zero", bs);
     Kokkos::deep_copy(m_zero, Scalar(0));
-    m_problem = std::make_unique<LowerLevelProblem<Scalar, ExecSpace>>(*m_batch.op, reg, m_batch.measured,
-                                                                       train.task().xi);
+    m_problem = std::make_unique<LowerLevelProblem<Scalar, ExecSpace>>(
+        *m_batch.op, reg, m_batch.measured, train.task().xi);
     if (m_full) {
       std::vector<int> all(static_cast<std::size_t>(train.size()));
       for (int i = 0; i < train.size(); ++i) all[std::size_t(i)] = i;
@@ -126,14 +135,21 @@ class Trainer {
   StepRecord step() {
     StepRecord r;
     switch (m_opt.algorithm) {
-      case Algorithm::maid: r = maid_step(); break;
-      case Algorithm::hoag: r = hoag_step(); break;
-      default: r = stochastic_step(); break;
+      case Algorithm::maid:
+        r = maid_step();
+        break;
+      case Algorithm::hoag:
+        r = hoag_step();
+        break;
+      default:
+        r = stochastic_step();
+        break;
     }
     m_cost += r.step_cost;
     r.cost = m_cost;
     r.k = m_k++;
-    if (m_test && m_opt.test_interval > 0 && m_k % m_opt.test_interval == 0) r.test_psnr = test_psnr(&r.test_cost);
+    if (m_test && m_opt.test_interval > 0 && m_k % m_opt.test_interval == 0)
+      r.test_psnr = test_psnr(&r.test_cost);
     r.seconds = elapsed();
     return r;
   }
@@ -154,7 +170,8 @@ class Trainer {
     require(m_test != nullptr, "bilevel::Trainer: no test data");
     const int n = m_test->size(), chunk = std::max(1, std::min(m_opt.test_batch, n));
     if (m_test_x.data() == nullptr) {
-      m_test_x = make_images<Scalar, memory_space>("bilevel::trainer::test_x", m_test->image_shape());
+      m_test_x =
+          make_images<Scalar, memory_space>("bilevel::trainer::test_x", m_test->image_shape());
       Kokkos::deep_copy(m_space, m_test_x, m_test->measured());
     }
     double sum = 0;
@@ -166,8 +183,10 @@ class Trainer {
       std::vector<int> ids(static_cast<std::size_t>(count));
       for (int i = 0; i < count; ++i) ids[std::size_t(i)] = first + i;
       m_test->gather(m_space, ids, b);
-      const auto xs = Kokkos::subview(m_test_x, std::make_pair(first, first + count), Kokkos::ALL, Kokkos::ALL, Kokkos::ALL);
-      MutImages x = make_images<Scalar, memory_space>("bilevel::trainer::test_chunk", shape_of(b.clean));
+      const auto xs = Kokkos::subview(m_test_x, std::make_pair(first, first + count), Kokkos::ALL,
+                                      Kokkos::ALL, Kokkos::ALL);
+      MutImages x =
+          make_images<Scalar, memory_space>("bilevel::trainer::test_chunk", shape_of(b.clean));
       Kokkos::deep_copy(m_space, x, xs);
       LowerLevelProblem<Scalar, ExecSpace> h(*b.op, m_reg, b.measured, m_test->task().xi);
       c += solver.solve(m_space, h, x, m_opt.test_eps).total_iterations;
@@ -219,7 +238,8 @@ class Trainer {
   }
 
   /// Hypergradient on the current batch at accuracy (eps, delta), with warm starts per sample.
-  typename HypergradientSolver<Scalar, ExecSpace>::Result hypergradient(double eps, double delta, bool bound) {
+  typename HypergradientSolver<Scalar, ExecSpace>::Result hypergradient(double eps, double delta,
+                                                                        bool bound) {
     m_x_cache.gather(m_space, m_batch.ids, m_batch.measured, m_x);
     m_q_cache.gather(m_space, m_batch.ids, m_zero, m_q);
     m_hyper.set_bound_options(bound, constants_due());
@@ -230,8 +250,8 @@ class Trainer {
     return r;
   }
 
-  StepRecord record(const typename HypergradientSolver<Scalar, ExecSpace>::Result& h, double eps, double delta,
-                    double alpha) const {
+  StepRecord record(const typename HypergradientSolver<Scalar, ExecSpace>::Result& h, double eps,
+                    double delta, double alpha) const {
     StepRecord r;
     r.step_cost = h.cost();
     r.loss = h.loss, r.eps = eps, r.delta = delta, r.alpha = alpha, r.bound = h.bound;
@@ -252,7 +272,8 @@ class Trainer {
     const double eps = eps_at(m_k), delta = m_opt.delta_factor * eps, alpha = m_opt.step(m_k);
     const auto h = hypergradient(eps, delta, bound_due());
     if (m_opt.algorithm == Algorithm::iadam)
-      update_params([&](const Params& th) { adam_update(m_space, th, h.z, m_adam, alpha, m_opt.adam); });
+      update_params(
+          [&](const Params& th) { adam_update(m_space, th, h.z, m_adam, alpha, m_opt.adam); });
     else
       update_params([&](const Params& th) { sgd_update(m_space, th, h.z, alpha); });
     return record(h, eps, delta, alpha);
@@ -270,13 +291,15 @@ class Trainer {
   /// Upper loss of the full batch at the regularizer's current theta, solved to eps from x0.
   /// Returns (loss, certified distance |x - x_hat|, |grad f(x)|) and adds the iterations to cost.
   void trial_loss(double eps, double& loss, double& dist, double& grad_f, long& cost) {
-    if (m_trial_x.data() == nullptr) m_trial_x = make_images<Scalar, memory_space>("bilevel::trainer::trial", shape_of(m_x));
+    if (m_trial_x.data() == nullptr)
+      m_trial_x = make_images<Scalar, memory_space>("bilevel::trainer::trial", shape_of(m_x));
     Kokkos::deep_copy(m_space, m_trial_x, m_x);
     const auto r = m_trial_solver.solve(m_space, *m_problem, m_trial_x, eps);
     cost += r.total_iterations;
     summary(r, m_trial_x, loss, dist, grad_f);
   }
-  void summary(const NmapgResult& r, const MutImages& x, double& loss, double& dist, double& grad_f) {
+  void summary(const NmapgResult& r, const MutImages& x, double& loss, double& dist,
+               double& grad_f) {
     PerSample<double, memory_space> l("bilevel::trainer::losses", x.extent(0));
     squared_distance(m_space, x, m_batch.clean, l);
     const int n = int(x.extent(0));
@@ -324,7 +347,8 @@ class Trainer {
       }
       m_reg.set_params(m_space, theta);
       if (m_eps <= accuracy_floor()) break;
-      m_eps = std::max(m_eps * m_opt.maid_tighten, accuracy_floor());  // backtracking failed: more accuracy
+      m_eps = std::max(m_eps * m_opt.maid_tighten,
+                       accuracy_floor());  // backtracking failed: more accuracy
     }
     // No certified decrease at the finest accuracy: the iterate is stationary to within what
     // the arithmetic can certify. The run stops here (done() becomes true).

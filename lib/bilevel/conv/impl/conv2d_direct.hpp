@@ -11,7 +11,6 @@
 /// (k is a template parameter for 3, 5, 7; other odd sizes up to 15 use a runtime-k variant).
 
 #include <bilevel/core/kokkos_compat.hpp>
-
 #include <cstdint>
 
 namespace bilevel::impl {
@@ -80,9 +79,16 @@ struct Conv2dDirect {
   int n_in, n_out, h, wd, k, o_blocks, j_tiles;
 
   Conv2dDirect(const In& x_, const Packed& p_, int k_, const Out& y_)
-      : x(x_), packed(p_), y(y_), n_in(int(x_.extent(1))), n_out(int(y_.extent(1))),
-        h(int(x_.extent(2))), wd(int(x_.extent(3))), k(k_),
-        o_blocks((int(y_.extent(1)) + OB - 1) / OB), j_tiles((int(x_.extent(3)) + JT - 1) / JT) {}
+      : x(x_),
+        packed(p_),
+        y(y_),
+        n_in(int(x_.extent(1))),
+        n_out(int(y_.extent(1))),
+        h(int(x_.extent(2))),
+        wd(int(x_.extent(3))),
+        k(k_),
+        o_blocks((int(y_.extent(1)) + OB - 1) / OB),
+        j_tiles((int(x_.extent(3)) + JT - 1) / JT) {}
 
   std::int64_t items() const { return std::int64_t(y.extent(0)) * o_blocks * h * j_tiles; }
 

@@ -5,7 +5,6 @@
 /// the backpropagation of <a, W x> to every layer's filters.
 
 #include <bilevel/regularizers/impl/filter_bank.hpp>
-
 #include <vector>
 
 namespace bilevel::impl {
@@ -39,7 +38,8 @@ class ConvChain {
   /// Buffers for inputs of batch shape s (allocated when the shape changes only). With `share`,
   /// the backward scratch is taken from another input's activations of the same shape: the
   /// signals are transient, so two inputs never need them at the same time.
-  void ensure(Activations& a, const Shape& s, const char* label, const Activations* share = nullptr) const {
+  void ensure(Activations& a, const Shape& s, const char* label,
+              const Activations* share = nullptr) const {
     a.acts.resize(depth());
     a.back.resize(depth() - 1);  // no signal is ever stored at the output layer
     for (std::size_t l = 0; l < depth(); ++l) {
@@ -67,7 +67,8 @@ class ConvChain {
   }
 
   /// out = W^T y, using a.back as scratch (y: output-channel batch).
-  void adjoint(const ExecSpace& space, const ConstImages& y, const MutImages& out, Activations& a) const {
+  void adjoint(const ExecSpace& space, const ConstImages& y, const MutImages& out,
+               Activations& a) const {
     ensure(a, Shape{int(out.extent(0)), 1, int(out.extent(2)), int(out.extent(3))},
            "bilevel::conv_chain::activations");
     ConstImages in = y;

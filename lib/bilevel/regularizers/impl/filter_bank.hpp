@@ -7,7 +7,6 @@
 #include <bilevel/conv/conv2d.hpp>
 #include <bilevel/core/random.hpp>
 #include <bilevel/regularizers/regularizer.hpp>
-
 #include <cmath>
 
 namespace bilevel::impl {
@@ -20,7 +19,10 @@ class FilterBank {
 
   FilterBank() = default;
   FilterBank(int out_channels, int in_channels, int k, bool zero_mean)
-      : m_cout(out_channels), m_cin(in_channels), m_k(k), m_zero_mean(zero_mean),
+      : m_cout(out_channels),
+        m_cin(in_channels),
+        m_k(k),
+        m_zero_mean(zero_mean),
         m_filters("bilevel::filters", out_channels, in_channels, k, k),
         m_grad("bilevel::filters::grad", out_channels, in_channels, k, k),
         m_op(out_channels, in_channels, k) {}
@@ -96,8 +98,8 @@ class FilterBank {
 
   /// The stored filters inside a flat parameter vector, as (Cout, Cin, k, k).
   Filters<Scalar, memory_space> stored_view(const Params& theta, std::int64_t offset) const {
-    return Filters<Scalar, memory_space>(
-        theta.data() + offset, m_cout, m_cin, m_k, m_k);  // unmanaged: a window into theta
+    return Filters<Scalar, memory_space>(theta.data() + offset, m_cout, m_cin, m_k,
+                                         m_k);  // unmanaged: a window into theta
   }
 
   const Conv2dOperator<Scalar, ExecSpace>& op() const { return m_op; }

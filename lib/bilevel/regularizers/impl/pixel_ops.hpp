@@ -15,7 +15,8 @@ void for_each_pixel(const char* label, const ExecSpace& space, const Shape& s, c
   Kokkos::parallel_for(
       label,
       Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<4>, Kokkos::IndexType<std::int64_t>>(
-          space, {0, 0, 0, 0}, {std::int64_t(s.n), std::int64_t(s.c), std::int64_t(s.h), std::int64_t(s.w)}),
+          space, {0, 0, 0, 0},
+          {std::int64_t(s.n), std::int64_t(s.c), std::int64_t(s.h), std::int64_t(s.w)}),
       f);
 }
 
@@ -39,11 +40,13 @@ struct RowSums {
 };
 
 template <bool PerChannel, class ExecSpace, class F, class Out>
-void row_sums(const char* label, const ExecSpace& space, const Shape& s, const F& f, const Out& out) {
+void row_sums(const char* label, const ExecSpace& space, const Shape& s, const F& f,
+              const Out& out) {
   Kokkos::parallel_reduce(label,
                           Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(
                               space, 0, std::int64_t(s.n) * s.c * s.h),
-                          RowSums<ExecSpace, F, PerChannel>{f, s, unsigned(PerChannel ? s.c : s.n)}, out);
+                          RowSums<ExecSpace, F, PerChannel>{f, s, unsigned(PerChannel ? s.c : s.n)},
+                          out);
 }
 
 /// out(c) = sum over samples and pixels of f(n, c, i, j), for c < s.c (out: device doubles).
@@ -70,8 +73,8 @@ struct MultiSum {
 };
 
 template <class ExecSpace, class F, class Out>
-void multi_sum(const char* label, const ExecSpace& space, const Shape& s, unsigned count, const F& f,
-               const Out& out) {
+void multi_sum(const char* label, const ExecSpace& space, const Shape& s, unsigned count,
+               const F& f, const Out& out) {
   Kokkos::parallel_reduce(label,
                           Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(
                               space, 0, std::int64_t(s.n) * s.c * s.h),

@@ -59,12 +59,15 @@ struct DiffDotRows {
       return (double(a[j]) - double(b[j])) * (double(c[j]) - double(d[j]));
     }
   };
-  KOKKOS_INLINE_FUNCTION Row row(int s) const { return Row{&a(s, 0), &b(s, 0), &c(s, 0), &d(s, 0)}; }
+  KOKKOS_INLINE_FUNCTION Row row(int s) const {
+    return Row{&a(s, 0), &b(s, 0), &c(s, 0), &d(s, 0)};
+  }
 };
 
 /// out(s) = <a_s - b_s, c_s - d_s> (the Barzilai-Borwein inner products without temporaries).
 template <class ExecSpace, class V, class Out>
-void diff_dot(const ExecSpace& space, const V& a, const V& b, const V& c, const V& d, const Out& out) {
+void diff_dot(const ExecSpace& space, const V& a, const V& b, const V& c, const V& d,
+              const Out& out) {
   const auto ar = as_rows(a), br = as_rows(b), cr = as_rows(c), dr = as_rows(d);
   per_sample_sum("bilevel::solver::diff_dot", space, SampleBlocks<ExecSpace>(shape_of(a)),
                  DiffDotRows<decltype(ar)>{ar, br, cr, dr}, out);
