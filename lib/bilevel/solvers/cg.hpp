@@ -41,6 +41,11 @@ class BatchedLinearSolver {
 
   explicit BatchedLinearSolver(const LinearSolverOptions& opt = {}) : m_opt(opt) {}
   const LinearSolverOptions& options() const { return m_opt; }
+  /// Use caller-owned buffers for r, p and A p (batch-shaped, contents irrelevant) instead of
+  /// allocating them: the hypergradient lends nmAPG's idle buffers, saving three images.
+  void use_workspace(const MutImages& r, const MutImages& p, const MutImages& ap) {
+    m_r = r, m_p = p, m_ap = ap;
+  }
 
   /// Solves apply(q) = b per sample to ||apply(q) - b|| <= delta; q holds the warm start and
   /// receives the solution. apply(space, in, out) must be symmetric positive definite. Throws
@@ -161,13 +166,15 @@ class BatchedLinearSolver {
   }
 
   void allocate(const Shape& s) {
-    if (m_r.data() != nullptr && shape_of(m_r) == s) return;
     auto img = [&](const char* l) {
       auto v = make_images<Scalar, memory_space>(l, s);
       Kokkos::deep_copy(v, Scalar(0));
       return v;
     };
-    m_r = img("bilevel::cg::r"), m_p = img("bilevel::cg::p"), m_ap = img("bilevel::cg::Ap");
+    for (auto [v, l] : {std::pair<MutImages*, const char*>{&m_r, "bilevel::cg::r"},
+                        {&m_p, "bilevel::cg::p"}, {&m_ap, "bilevel::cg::Ap"}})
+      if (v->data() == nullptr || shape_of(*v) != s) *v = img(l);
+    if (m_rr.data() != nullptr && m_rr.extent(0) == std::size_t(s.n)) return;
     auto d = [&](const char* l) { return Doubles(std::string(l), s.n); };
     m_rr = d("bilevel::cg::rr"), m_pap = d("bilevel::cg::pAp"), m_rrn = d("bilevel::cg::rr_new");
     auto c = [&](const char* l) { return Coefs(std::string(l), s.n); };

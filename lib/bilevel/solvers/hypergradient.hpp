@@ -125,6 +125,8 @@ class HypergradientSolver {
     const auto hvp = [&](const ExecSpace& sp, const auto& in, const MutImages& out) {
       h.hessian_vector_product(sp, x, in, out);
     };
+    const auto scratch = m_nmapg.scratch();  // idle until the next lower-level solve
+    m_linear.use_workspace(scratch[0], scratch[1], scratch[2]);
     r.linear = m_linear.solve(space, hvp, m_b, q, delta);
     r.linear_cost = r.linear.total_iterations;
     r.seconds_linear = clock.lap();

@@ -14,6 +14,7 @@
 
 #include <bilevel/solvers/impl/batch_ops.hpp>
 #include <bilevel/solvers/lower_level.hpp>
+#include <array>
 #include <cmath>
 #include <vector>
 
@@ -52,6 +53,9 @@ class Nmapg {
 
   explicit Nmapg(const NmapgOptions& opt = {}) : m_opt(opt) {}
   const NmapgOptions& options() const { return m_opt; }
+  /// Three batch-shaped buffers that hold nothing between solves (y, y_prev, z): a caller
+  /// that runs another solver afterwards (the hypergradient's CG) may use them as scratch.
+  std::array<MutImages, 3> scratch() const { return {m_y, m_yp, m_z}; }
 
   /// Minimises h over x for every sample to accuracy eps; x holds the start (warm start) and
   /// receives the solution. Throws bilevel::Error on non-finite objectives.
@@ -96,7 +100,7 @@ class Nmapg {
       norm2_squared(space, m_gy, m_gy2);
       if (k > 0) bb_step(space, m_y, m_yp, m_gy, m_gyp, m_ay);
       // Backtracking from y: z = y - a_y grad(y) until sufficient decrease.
-      line_search(space, h, m_y, m_gy, m_fy, m_gy2, m_ay, m_z, m_fz);
+      line_search(space, h, m_y, m_gy, m_fy, m_gy2, m_ay, m_z, m_fz, m_gz);
       // Accept z if it decreases the nonmonotone reference c; otherwise also try the
       // safeguard step from x and keep the better of the two.
       Kokkos::parallel_for(
@@ -106,11 +110,15 @@ class Nmapg {
             search(i) = active(i) && !accept(i);
           });
       if (impl::count(space, m_search) > 0) {
+        if (m_v.data() == nullptr) {  // once per solver and batch shape
+          m_v = zeroed(s, "bilevel::nmapg::v");
+          m_gv = zeroed(s, "bilevel::nmapg::grad_v");
+        }
         if (k > 0) bb_step(space, m_x, m_xp, m_gx, m_gxp, m_ax);
         Kokkos::parallel_for(
             "bilevel::nmapg::safeguard_mask", Kokkos::RangePolicy<ExecSpace>(space, 0, s.n),
             KOKKOS_LAMBDA(int i) { search(i) = active(i) && !accept(i); });
-        line_search(space, h, m_x, m_gx, m_fx, m_gx2, m_ax, m_v, m_fv, /*mask=*/true);
+        line_search(space, h, m_x, m_gx, m_fx, m_gx2, m_ax, m_v, m_fv, m_gv, /*mask=*/true);
         Kokkos::parallel_for(
             "bilevel::nmapg::choose", Kokkos::RangePolicy<ExecSpace>(space, 0, s.n),
             KOKKOS_LAMBDA(int i) {
@@ -126,11 +134,14 @@ class Nmapg {
             k3(i) = 0;
           });
       impl::masked_lincomb(space, m_active, m_one, m_x, m_zero, m_x, m_zero, m_x, m_xp);
-      impl::masked_lincomb(space, m_active, m_k1, m_z, m_k2, m_v, m_k3, m_v, m_x);
+      const MutImages& v = m_v.data() ? m_v : m_z;  // no safeguard step yet: k2 = 0 anyway
+      const MutImages& gv = m_gv.data() ? m_gv : m_gz;
+      impl::masked_lincomb(space, m_active, m_k1, m_z, m_k2, v, m_k3, v, m_x);
       impl::masked_lincomb(space, m_active, m_one, m_gx, m_zero, m_gx, m_zero, m_gx, m_gxp);
+      impl::masked_lincomb(space, m_active, m_k1, m_gz, m_k2, gv, m_k3, gv, m_gx);
       impl::masked_lincomb(space, m_active, m_one, m_y, m_zero, m_y, m_zero, m_y, m_yp);
       impl::masked_lincomb(space, m_active, m_one, m_gy, m_zero, m_gy, m_zero, m_gy, m_gyp);
-      h.value_and_gradient(space, m_x, m_fv, m_gx);  // fv: scratch for F(x_{k+1})
+      // F and grad F at x_{k+1} come from the line search that accepted it: no extra pass.
       norm2_squared(space, m_gx, m_gx2);
       if (by_step) {
         impl::diff_dot(space, m_x, m_xp, m_x, m_xp, m_ss);
@@ -140,7 +151,7 @@ class Nmapg {
           "bilevel::nmapg::advance", Kokkos::RangePolicy<ExecSpace>(space, 0, s.n),
           KOKKOS_LAMBDA(int i) {
             if (!active(i)) return;
-            fx(i) = fv(i);
+            fx(i) = accept(i) == 2 ? fv(i) : fz(i);
             const double tn = 0.5 * (1 + math::sqrt(1 + 4 * t(i) * t(i)));
             tp(i) = t(i), t(i) = tn;
             const double qn = o.eta * q(i) + 1;
@@ -166,6 +177,12 @@ class Nmapg {
   }
 
  private:
+  static MutImages zeroed(const Shape& s, const char* label) {
+    auto v = make_images<Scalar, memory_space>(label, s);
+    Kokkos::deep_copy(v, Scalar(0));
+    return v;
+  }
+
   void allocate(const Shape& s) {
     if (m_y.data() != nullptr && shape_of(m_y) == s) return;
     auto img = [&](const char* l) {  // zeroed once: no stale values can leak into a solve
@@ -175,9 +192,11 @@ class Nmapg {
     };
     m_y = img("bilevel::nmapg::y"), m_yp = img("bilevel::nmapg::y_prev"),
     m_z = img("bilevel::nmapg::z");
-    m_v = img("bilevel::nmapg::v"), m_xp = img("bilevel::nmapg::x_prev");
+    m_v = MutImages(), m_gv = MutImages();  // the safeguard step's buffers: on first use
+    m_xp = img("bilevel::nmapg::x_prev");
     m_gx = img("bilevel::nmapg::grad_x"), m_gxp = img("bilevel::nmapg::grad_x_prev");
     m_gy = img("bilevel::nmapg::grad_y"), m_gyp = img("bilevel::nmapg::grad_y_prev");
+    m_gz = img("bilevel::nmapg::grad_z");
     auto d = [&](const char* l) { return Doubles(std::string(l), s.n); };
     m_t = d("t"), m_tp = d("t_prev"), m_q = d("q"), m_c = d("c"), m_fx = d("fx"), m_fy = d("fy");
     m_fz = d("fz"), m_fv = d("fv"), m_gx2 = d("gx2"), m_gy2 = d("gy2"), m_ss = d("ss"),
@@ -210,12 +229,14 @@ class Nmapg {
   }
 
   /// out = base - alpha grad for the searching samples, shrinking alpha until
-  /// F(out) <= F(base) - delta alpha ||grad||^2 (or max_backtracks). With `mask`, the
-  /// searching set is m_search as given; otherwise it starts as m_active.
+  /// F(out) <= F(base) - delta alpha ||grad||^2 (or max_backtracks); fout and gout receive F
+  /// and grad F at the accepted points. Every trial evaluates the whole batch: samples that
+  /// accepted earlier are re-evaluated at their unchanged point, which reproduces their values
+  /// exactly. With `mask`, the searching set is m_search as given; otherwise m_active.
   void line_search(const ExecSpace& space, LowerLevelProblem<Scalar, ExecSpace>& h,
                    const MutImages& base, const MutImages& grad, const Doubles& fbase,
                    const Doubles& g2, const Coefs& alpha, const MutImages& out, const Doubles& fout,
-                   bool mask = false) {
+                   const MutImages& gout, bool mask = false) {
     if (!mask) Kokkos::deep_copy(space, m_search, m_active);
     const auto search = m_search, k = m_neg;
     const double delta = m_opt.sufficient_decrease, rho = m_opt.shrink, lo = m_opt.min_step;
@@ -224,7 +245,7 @@ class Nmapg {
           "bilevel::nmapg::trial_step", Kokkos::RangePolicy<ExecSpace>(space, 0, alpha.extent(0)),
           KOKKOS_LAMBDA(int i) { k(i) = -alpha(i); });
       impl::masked_lincomb(space, m_search, m_one, base, m_neg, grad, m_zero, grad, out);
-      h.value(space, out, m_trial_f);
+      h.value_and_gradient(space, out, m_trial_f, gout);
       const auto tf = m_trial_f;
       const bool last = b == m_opt.max_backtracks;
       Kokkos::parallel_for(
@@ -256,7 +277,7 @@ class Nmapg {
   }
 
   NmapgOptions m_opt;
-  MutImages m_x, m_y, m_yp, m_z, m_v, m_xp, m_gx, m_gxp, m_gy, m_gyp;
+  MutImages m_x, m_y, m_yp, m_z, m_v, m_xp, m_gx, m_gxp, m_gy, m_gyp, m_gz, m_gv;
   Doubles m_t, m_tp, m_q, m_c, m_fx, m_fy, m_fz, m_fv, m_gx2, m_gy2, m_ss, m_sr, m_xx;
   Doubles m_trial_f;
   Coefs m_ay, m_ax, m_k1, m_k2, m_k3, m_one, m_zero, m_neg;
