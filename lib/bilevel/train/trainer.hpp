@@ -338,8 +338,7 @@ class Trainer {
           StepRecord r = record(h, m_eps, delta, a);
           r.step_cost = cost;
           Kokkos::deep_copy(m_space, m_x, m_trial_x);  // the accepted point's solution
-          std::vector<int> all(m_batch.ids);
-          m_x_cache.scatter(m_space, all, m_x);
+          m_x_cache.scatter(m_space, m_batch.ids, m_x);
           m_alpha = a * m_opt.maid_grow;
           m_eps *= m_opt.maid_loosen;
           return r;
