@@ -83,8 +83,7 @@ class SmoothedTV final : public Regularizer<Scalar, ExecSpace> {
     this->check_images("gradient", x);
     require_same_shape("bilevel::tv::gradient", x, g);
     const Shape s = shape_of(x);
-    this->ensure(m_ph, "bilevel::tv::ph", s);
-    this->ensure(m_pv, "bilevel::tv::pv", s);
+    ensure_fields(s);
     const auto ph = m_ph, pv = m_pv;
     const double nu2 = m_nu * m_nu;
     impl::for_each_pixel(
@@ -105,8 +104,7 @@ class SmoothedTV final : public Regularizer<Scalar, ExecSpace> {
     require_same_shape("bilevel::tv::hessian_vector_product", x, v);
     require_same_shape("bilevel::tv::hessian_vector_product", x, hv);
     const Shape s = shape_of(x);
-    this->ensure(m_ph, "bilevel::tv::ph", s);
-    this->ensure(m_pv, "bilevel::tv::pv", s);
+    ensure_fields(s);
     const auto ph = m_ph, pv = m_pv;
     const double nu2 = m_nu * m_nu;
     // Hess of sqrt(|g|^2 + nu^2) in g is (I - g g^T / r^2) / r.
@@ -160,6 +158,12 @@ class SmoothedTV final : public Regularizer<Scalar, ExecSpace> {
   }
 
  private:
+  /// The vector field buffers for batches of shape s (allocated when the shape changes).
+  void ensure_fields(const Shape& s) {
+    this->ensure(m_ph, "bilevel::tv::ph", s);
+    this->ensure(m_pv, "bilevel::tv::pv", s);
+  }
+
   void apply_difference_adjoint(const ExecSpace& space, const MutImages& out) const {
     const Shape s = shape_of(out);
     const auto ph = m_ph, pv = m_pv;

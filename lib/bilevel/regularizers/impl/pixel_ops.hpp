@@ -20,6 +20,13 @@ void for_each_pixel(const char* label, const ExecSpace& space, const Shape& s, c
       f);
 }
 
+/// The (sample, channel, row) of image row number `row` of a batch of shape s.
+KOKKOS_INLINE_FUNCTION void split_row(std::int64_t row, const Shape& s, int& n, int& c, int& i) {
+  i = int(row % s.h);
+  c = int((row / s.h) % s.c);
+  n = int(row / (std::int64_t(s.h) * s.c));
+}
+
 /// Array reduction over image rows (n, c, i): sums[key] += sum_j f(n, c, i, j), the key being
 /// the channel c (PerChannel) or the sample n. Used for per-channel parameter derivatives
 /// (scales, biases, weights) and per-sample energies.
@@ -30,9 +37,8 @@ struct RowSums {
   Shape s;
   unsigned value_count;
   KOKKOS_INLINE_FUNCTION void operator()(std::int64_t row, double* sums) const {
-    const int i = int(row % s.h);
-    const int c = int((row / s.h) % s.c);
-    const int n = int(row / (std::int64_t(s.h) * s.c));
+    int n, c, i;
+    split_row(row, s, n, c, i);
     double acc = 0;
     for (int j = 0; j < s.w; ++j) acc += f(n, c, i, j);
     sums[PerChannel ? c : n] += acc;
@@ -65,9 +71,8 @@ struct MultiSum {
   Shape s;
   unsigned value_count;
   KOKKOS_INLINE_FUNCTION void operator()(std::int64_t row, double* sums) const {
-    const int i = int(row % s.h);
-    const int c = int((row / s.h) % s.c);
-    const int n = int(row / (std::int64_t(s.h) * s.c));
+    int n, c, i;
+    split_row(row, s, n, c, i);
     for (int j = 0; j < s.w; ++j) f(n, c, i, j, sums);
   }
 };
