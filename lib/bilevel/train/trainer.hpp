@@ -26,6 +26,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace bilevel {
@@ -67,6 +68,9 @@ struct TrainOptions {
   bool report_bound = true;     ///< ISGD/IAdam/HOAG: error bound in every record (MAID: always)
   int constants_interval = 10;  ///< steps between re-estimates of |J|, L_H, L_J
   HypergradientOptions hypergradient;
+  /// Extra text attributes written into every checkpoint (e.g. the model description that
+  /// bilevel::load_model reads back).
+  std::vector<std::pair<std::string, std::string>> checkpoint_attributes;
 };
 
 /// \brief What one upper-level step did.
@@ -166,7 +170,10 @@ class Trainer {
 
   /// Mean PSNR of the test reconstructions (solved to test_eps, warm-started); `cost` receives
   /// their nmAPG iterations.
-  double test_psnr(long* cost = nullptr) {
+  double test_psnr(long* cost = nullptr) { return mean(test_psnrs(cost)); }
+
+  /// PSNR of every test reconstruction, in test-set order (see test_psnr).
+  std::vector<double> test_psnrs(long* cost = nullptr) {
     require(m_test != nullptr, "bilevel::Trainer: no test data");
     const int n = m_test->size(), chunk = std::max(1, std::min(m_opt.test_batch, n));
     if (m_test_x.data() == nullptr) {
@@ -174,7 +181,7 @@ class Trainer {
           make_images<Scalar, memory_space>("bilevel::trainer::test_x", m_test->image_shape());
       Kokkos::deep_copy(m_space, m_test_x, m_test->measured());
     }
-    double sum = 0;
+    std::vector<double> out;
     long c = 0;
     Nmapg<Scalar, ExecSpace> solver(m_opt.hypergradient.lower);
     for (int first = 0; first < n; first += chunk) {
@@ -191,11 +198,14 @@ class Trainer {
       LowerLevelProblem<Scalar, ExecSpace> h(*b.op, m_reg, b.measured, m_test->task().xi);
       c += solver.solve(m_space, h, x, m_opt.test_eps).total_iterations;
       Kokkos::deep_copy(m_space, xs, x);
-      for (double p : psnr_host(m_space, x, b.clean)) sum += p;
+      for (double p : psnr_host(m_space, x, b.clean)) out.push_back(p);
     }
     if (cost) *cost = c;
-    return sum / n;
+    return out;
   }
+
+  /// The test reconstructions of the last test_psnr / test_psnrs call (empty before one).
+  const MutImages& test_reconstructions() const { return m_test_x; }
 
   /// Writes everything a resumed run needs (theta and its blocks, the regularizer's internal
   /// state, optimizer state, step, cost, sampler state, warm starts) to one HDF5 file,

@@ -57,6 +57,7 @@ void Trainer<Scalar, ExecSpace>::save_checkpoint(const std::string& path) const 
     f.write_attribute("algorithm", algorithm_name(m_opt.algorithm));
     f.write_attribute("task", task_name(m_train.task().kind));
     f.write_attribute("blocks", impl::blocks_string(m_reg.blocks()));
+    for (const auto& [key, value] : m_opt.checkpoint_attributes) f.write_attribute(key, value);
     f.write("shape", std::vector<std::int64_t>{m_reg.channels(), m_reg.num_params(), ts.n, ts.c,
                                                ts.h, ts.w});
     f.write("theta", impl::host_values(m_reg.params()));

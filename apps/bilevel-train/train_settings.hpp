@@ -1,0 +1,108 @@
+#pragma once
+// Every option of bilevel-train, its default and its check, and how it becomes the library's
+// TrainOptions. Defaults are the main job: a CRR denoiser trained by ISGD with the main paper's
+// well-performing fixed step (alpha0 = 1e-2) and accuracy schedule (eps0 = 1e-2, p = 0.5).
+
+#include <bilevel/train/trainer.hpp>
+#include <common/data_options.hpp>
+#include <common/model_options.hpp>
+#include <common/validators.hpp>
+#include <string>
+
+namespace bilevel::apps {
+
+struct TrainSettings {
+  DataOptions data;
+  ModelOptions model;
+  std::string algorithm = "isgd";
+  double alpha0 = 1e-2, q = 0;
+  double eps0 = 1e-2, p = 0.5;
+  std::string decay = "polynomial";
+  double delta_factor = 1;
+  int batch = 8;
+  long budget = 0, max_steps = 0;
+  double max_seconds = 0;
+  int test_interval = 10;
+  double test_eps = 1e-3;
+  int checkpoint_interval = 1;
+  bool bound = false;
+  std::string output = "out/train";
+  std::string precision = "float";
+  std::string resume;
+  bool quiet = false;
+
+  void add_options(CLI::App& app) {
+    data.add_options(app, true);
+    model.add_options(app);
+    app.add_option("-a,--algorithm", algorithm, "isgd, iadam, maid or hoag")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"isgd", "iadam", "maid", "hoag"}));
+    app.add_option("--alpha0", alpha0, "step size alpha_k = alpha0 (k+1)^-q")
+        ->capture_default_str()
+        ->check(finite_positive());
+    app.add_option("--q", q, "step-size decay exponent")
+        ->capture_default_str()
+        ->check(finite_in(0, 10));
+    app.add_option("--eps0", eps0, "lower-level accuracy eps_0")
+        ->capture_default_str()
+        ->check(finite_positive());
+    app.add_option("--p", p, "accuracy decay exponent: eps_k = eps0 (k+1)^-p (polynomial)")
+        ->capture_default_str()
+        ->check(finite_in(0, 10));
+    app.add_option("--decay", decay, "accuracy decay: polynomial, logarithmic or geometric")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"polynomial", "poly", "logarithmic", "log", "geometric"}));
+    app.add_option("--delta-factor", delta_factor, "CG tolerance delta_k = factor eps_k")
+        ->capture_default_str()
+        ->check(finite_positive());
+    app.add_option("-b,--batch", batch, "mini-batch size (isgd, iadam)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1 << 20));
+    app.add_option("--budget", budget, "stop at this cost: solver + CG iterations (0: none)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+    app.add_option("--max-steps", max_steps, "stop after this many steps (0: none)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+    app.add_option("--max-seconds", max_seconds, "stop after this wall time (0: none)")
+        ->capture_default_str()
+        ->check(finite_in(0, 1e9));
+    app.add_option("--test-interval", test_interval, "steps between test PSNRs (0: only at the end)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+    app.add_option("--test-eps", test_eps, "accuracy of the test reconstructions")
+        ->capture_default_str()
+        ->check(finite_positive());
+    app.add_option("--checkpoint-interval", checkpoint_interval, "steps between checkpoints")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    app.add_flag("--bound", bound, "estimate the hypergradient error bound every step");
+    app.add_option("-o,--output", output, "output folder")->capture_default_str();
+    app.add_option("--precision", precision, "float or double")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"float", "double"}));
+    app.add_option("--resume", resume, "continue from this checkpoint (same options as its run)")
+        ->check(CLI::ExistingFile);
+    app.add_flag("--quiet", quiet, "no progress lines");
+    app.set_config("--config", "", "read options from an INI/TOML file (written to settings.ini)");
+  }
+
+  TrainOptions train_options() const {
+    TrainOptions o;
+    o.algorithm = parse_algorithm(algorithm);
+    o.batch_size = batch;
+    o.seed = data.seed;
+    o.step = {alpha0, q};
+    o.accuracy = {eps0, p, parse_accuracy_decay(decay)};
+    o.delta_factor = delta_factor;
+    o.cost_budget = budget;
+    o.max_steps = max_steps;
+    o.max_seconds = max_seconds;
+    o.test_interval = test_interval;
+    o.test_eps = test_eps;
+    o.report_bound = bound;
+    return o;
+  }
+};
+
+}  // namespace bilevel::apps

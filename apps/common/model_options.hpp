@@ -1,0 +1,70 @@
+#pragma once
+// Regularizer options shared by the apps that build a fresh model (bilevel-train,
+// bilevel-hypergrad): kind and architecture, turned into a bilevel::ModelSpec.
+
+#include <CLI/CLI.hpp>
+#include <bilevel/train/model.hpp>
+#include <common/validators.hpp>
+#include <string>
+#include <vector>
+
+namespace bilevel::apps {
+
+struct ModelOptions {
+  std::string regularizer = "crr";
+  std::vector<int> crr_channels{4, 8, 64};
+  int crr_kernel = 5;
+  std::string crr_potential = "huber";
+  double crr_beta = 100;
+  int icnn_hidden = 32, icnn_kernel = 5;
+  int foe_filters = 10, foe_kernel = 7;
+
+  void add_options(CLI::App& app) {
+    app.add_option("-r,--regularizer", regularizer, "crr, icnn, foe or tv")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"crr", "icnn", "foe", "tv"}));
+    app.add_option("--crr-channels", crr_channels, "CRR: output channels of each layer")
+        ->capture_default_str()
+        ->delimiter(',')
+        ->check(CLI::Range(1, 1024));
+    app.add_option("--crr-kernel", crr_kernel, "CRR: kernel size")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 31));
+    app.add_option("--crr-potential", crr_potential, "CRR: huber or log-cosh")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"huber", "log-cosh"}));
+    app.add_option("--crr-beta", crr_beta, "CRR: potential sharpness beta")
+        ->capture_default_str()
+        ->check(finite_positive());
+    app.add_option("--icnn-hidden", icnn_hidden, "ICNN: hidden channels")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1024));
+    app.add_option("--icnn-kernel", icnn_kernel, "ICNN: kernel size")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 31));
+    app.add_option("--foe-filters", foe_filters, "FoE: number of filters")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1024));
+    app.add_option("--foe-kernel", foe_kernel, "FoE: kernel size")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 31));
+  }
+
+  ModelSpec spec(int channels, std::uint64_t seed) const {
+    ModelSpec m;
+    m.kind = parse_regularizer(regularizer);
+    m.channels = channels;
+    m.seed = seed;
+    m.crr.channels = crr_channels;
+    m.crr.kernel_size = crr_kernel;
+    m.crr.potential = parse_ridge_potential(crr_potential);
+    m.crr.beta = crr_beta;
+    m.icnn.hidden = icnn_hidden;
+    m.icnn.kernel_size = icnn_kernel;
+    m.foe_filters = foe_filters;
+    m.foe_kernel = foe_kernel;
+    return m;
+  }
+};
+
+}  // namespace bilevel::apps

@@ -1,0 +1,44 @@
+#pragma once
+// CLI11 validators shared by the apps: CLI11 parses "nan" and "inf" as numbers, so every real
+// option is checked to be finite (and in range) before any work starts.
+
+#include <CLI/CLI.hpp>
+#include <cmath>
+#include <limits>
+#include <sstream>
+#include <string>
+
+namespace bilevel::apps {
+
+inline std::string number(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+/// A finite real number in [lo, hi].
+inline CLI::Validator finite_in(double lo, double hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& s) -> std::string {
+        double v = 0;
+        try {
+          std::size_t used = 0;
+          v = std::stod(s, &used);
+          if (used != s.size()) return "'" + s + "' is not a number";
+        } catch (const std::exception&) {
+          return "'" + s + "' is not a number";
+        }
+        if (!std::isfinite(v)) return "'" + s + "' is not a finite number";
+        if (v < lo || v > hi)
+          return "'" + s + "' is outside [" + number(lo) + ", " + number(hi) + "]";
+        return {};
+      },
+      "FINITE");
+}
+
+/// A finite positive real number.
+inline CLI::Validator finite_positive() {
+  return finite_in(std::numeric_limits<double>::min(), std::numeric_limits<double>::max());
+}
+
+}  // namespace bilevel::apps

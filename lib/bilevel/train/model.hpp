@@ -1,0 +1,155 @@
+#pragma once
+/// \file
+/// A trained model as a user names it: which regularizer, its architecture, and the channel
+/// count it was built for. ModelSpec builds the regularizer (make_regularizer), travels inside
+/// checkpoints as one text attribute ("key=value;..."), and lets a checkpoint be applied to new
+/// images (load_model) without the training set it was trained on.
+
+#include <bilevel/io/hdf5_file.hpp>
+#include <bilevel/regularizers/crr.hpp>
+#include <bilevel/regularizers/foe.hpp>
+#include <bilevel/regularizers/icnn.hpp>
+#include <bilevel/regularizers/tv.hpp>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+
+namespace bilevel {
+
+enum class RegularizerKind { crr = 0, icnn = 1, foe = 2, tv = 3 };
+
+/// \brief Parses "crr", "icnn", "foe" or "tv".
+inline RegularizerKind parse_regularizer(const std::string& s) {
+  if (s == "crr") return RegularizerKind::crr;
+  if (s == "icnn") return RegularizerKind::icnn;
+  if (s == "foe") return RegularizerKind::foe;
+  if (s == "tv") return RegularizerKind::tv;
+  throw Error("unknown regularizer '" + s + "' (expected crr, icnn, foe or tv)");
+}
+inline std::string regularizer_name(RegularizerKind k) {
+  const char* names[] = {"crr", "icnn", "foe", "tv"};
+  return names[int(k)];
+}
+
+/// \brief Regularizer kind and architecture (defaults: the papers' architectures).
+struct ModelSpec {
+  RegularizerKind kind = RegularizerKind::crr;
+  int channels = 3;  ///< image channels (1 grey, 3 colour)
+  CrrOptions crr;
+  IcnnOptions icnn;
+  int foe_filters = 10, foe_kernel = 7;
+  std::uint64_t seed = 0;  ///< initialisation
+
+  /// "kind=crr;channels=3;crr.channels=4,8,64;..." (only the fields of this kind).
+  std::string to_string() const {
+    std::ostringstream s;
+    s.precision(17);
+    s << "kind=" << regularizer_name(kind) << ";channels=" << channels << ";seed=" << seed;
+    if (kind == RegularizerKind::crr) {
+      s << ";crr.channels=";
+      for (std::size_t k = 0; k < crr.channels.size(); ++k) s << (k ? "," : "") << crr.channels[k];
+      s << ";crr.kernel=" << crr.kernel_size << ";crr.potential="
+        << RidgePotential<double>{crr.potential, 1.0}.name() << ";crr.beta=" << crr.beta
+        << ";crr.spectral_size=" << crr.spectral_size;
+    } else if (kind == RegularizerKind::icnn) {
+      s << ";icnn.hidden=" << icnn.hidden << ";icnn.out=" << icnn.out
+        << ";icnn.kernel=" << icnn.kernel_size << ";icnn.nu=" << icnn.nu;
+    } else if (kind == RegularizerKind::foe) {
+      s << ";foe.filters=" << foe_filters << ";foe.kernel=" << foe_kernel;
+    }
+    return s.str();
+  }
+
+  /// Inverse of to_string. Throws naming the first malformed field.
+  static ModelSpec parse(const std::string& text) {
+    std::map<std::string, std::string> kv;
+    std::istringstream in(text);
+    for (std::string item; std::getline(in, item, ';');) {
+      const auto eq = item.find('=');
+      require(eq != std::string::npos, "model description: '", item, "' is not key=value");
+      kv[item.substr(0, eq)] = item.substr(eq + 1);
+    }
+    auto get = [&](const std::string& key) {
+      const auto it = kv.find(key);
+      require(it != kv.end(), "model description: '", key, "' is missing");
+      return it->second;
+    };
+    auto integer = [&](const std::string& key) {
+      try {
+        return std::stoi(get(key));
+      } catch (const std::logic_error&) {
+        throw Error("model description: '" + key + "' is not an integer");
+      }
+    };
+    ModelSpec m;
+    m.kind = parse_regularizer(get("kind"));
+    m.channels = integer("channels");
+    m.seed = std::stoull(get("seed"));
+    if (m.kind == RegularizerKind::crr) {
+      m.crr.channels.clear();
+      std::istringstream cs(get("crr.channels"));
+      for (std::string c; std::getline(cs, c, ',');) m.crr.channels.push_back(std::stoi(c));
+      m.crr.kernel_size = integer("crr.kernel");
+      m.crr.potential = parse_ridge_potential(get("crr.potential"));
+      m.crr.beta = std::stod(get("crr.beta"));
+      m.crr.spectral_size = integer("crr.spectral_size");
+    } else if (m.kind == RegularizerKind::icnn) {
+      m.icnn.hidden = integer("icnn.hidden");
+      m.icnn.out = integer("icnn.out");
+      m.icnn.kernel_size = integer("icnn.kernel");
+      m.icnn.nu = std::stod(get("icnn.nu"));
+    } else if (m.kind == RegularizerKind::foe) {
+      m.foe_filters = integer("foe.filters");
+      m.foe_kernel = integer("foe.kernel");
+    }
+    return m;
+  }
+};
+
+/// \brief A freshly initialised regularizer of the given kind and architecture.
+template <class Scalar, class ExecSpace = DefaultExecSpace>
+std::unique_ptr<Regularizer<Scalar, ExecSpace>> make_regularizer(const ExecSpace& space,
+                                                                 const ModelSpec& m) {
+  require(m.channels == 1 || m.channels == 3, "bilevel::make_regularizer: ", m.channels,
+          " image channels (expected 1 or 3)");
+  switch (m.kind) {
+    case RegularizerKind::crr:
+      return std::make_unique<ConvexRidge<Scalar, ExecSpace>>(space, m.channels, m.crr, m.seed);
+    case RegularizerKind::icnn:
+      return std::make_unique<InputConvexNet<Scalar, ExecSpace>>(space, m.channels, m.icnn,
+                                                                 m.seed);
+    case RegularizerKind::foe:
+      return std::make_unique<FieldOfExperts<Scalar, ExecSpace>>(space, m.channels, m.foe_filters,
+                                                                 m.foe_kernel, m.seed);
+    default:
+      return std::make_unique<SmoothedTV<Scalar, ExecSpace>>(space, m.channels);
+  }
+}
+
+/// Name of the checkpoint attribute that holds ModelSpec::to_string().
+inline const char* model_attribute() { return "model"; }
+
+/// \brief The model a checkpoint was trained with (throws if it names none).
+inline ModelSpec read_model_spec(const std::string& path) {
+  io::Hdf5File f(path, io::Hdf5File::Mode::read);
+  require(f.has_attribute(model_attribute()), "checkpoint '", path,
+          "' does not describe its model (written by a program other than bilevel-train?)");
+  return ModelSpec::parse(f.read_attribute(model_attribute()));
+}
+
+/// \brief The regularizer of a checkpoint, with its trained parameters and internal state.
+template <class Scalar, class ExecSpace = DefaultExecSpace>
+std::unique_ptr<Regularizer<Scalar, ExecSpace>> load_model(const ExecSpace& space,
+                                                           const std::string& path) {
+  auto reg = make_regularizer<Scalar, ExecSpace>(space, read_model_spec(path));
+  io::Hdf5File f(path, io::Hdf5File::Mode::read);
+  const std::vector<double> theta = f.read_doubles("theta");
+  require(theta.size() == std::size_t(reg->num_params()), "checkpoint '", path, "' holds ",
+          theta.size(), " parameters, its model has ", reg->num_params());
+  reg->set_internal_state(space, f.read_doubles("regularizer_state"));
+  reg->set_params(space, std::vector<Scalar>(theta.begin(), theta.end()));
+  return reg;
+}
+
+}  // namespace bilevel
