@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
   Options opt;
   CLI::App app{"Crops test images, adds Gaussian noise and prints the PSNR of each measurement.",
                "bilevel-degrade"};
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // last wins
   app.footer(
       "Examples:\n"
       "  bilevel-degrade --input data/test\n"

@@ -111,6 +111,7 @@ int main(int argc, char** argv) {
   Options o;
   CLI::App app{"Computes one inexact hypergradient and writes x_hat, z, the bound and the cost.",
                "bilevel-hypergrad"};
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // last wins
   app.footer(
       "Examples:\n"
       "  # a trained model on 4 centre crops of the test set, eps = delta = 1e-4\n"

@@ -37,7 +37,7 @@ void restore(const Options& o) {
   const apps::HostSet in = apps::read_images(o.inputs, channels);
   TaskSpec task = o.data.task_spec();
   require(!(o.measured && task.kind == TaskKind::inpaint),
-          "--measured does not work for inpainting (the mask is unknown); give clean images");
+          "--measured does not work for inpainting (the mask is unknown), give clean images instead");
   apps::HostSet ref;
   if (!o.references.empty()) {
     require(o.measured, "--reference is only needed with --measured");
@@ -94,6 +94,7 @@ void restore(const Options& o) {
 int main(int argc, char** argv) {
   Options o;
   CLI::App app{"Restores images with a regularizer trained by bilevel-train.", "bilevel-restore"};
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // last wins
   app.footer(
       "Examples:\n"
       "  # simulate sigma = 25 noise on clean images, denoise, print PSNRs\n"
@@ -106,9 +107,12 @@ int main(int argc, char** argv) {
   app.add_option("-c,--checkpoint", o.checkpoint, "checkpoint written by bilevel-train")
       ->required()
       ->check(CLI::ExistingFile);
-  app.add_option("inputs", o.inputs, "images or folders of images")->required();
+  app.add_option("inputs", o.inputs, "images or folders of images")
+      ->required()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_flag("--measured", o.measured, "the inputs are already degraded: restore them as given");
-  app.add_option("--reference", o.references, "clean images for the PSNR of --measured inputs");
+  app.add_option("--reference", o.references, "clean images for the PSNR of --measured inputs")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("--task", o.data.task, "denoise, inpaint or deblur")
       ->capture_default_str()
       ->check(CLI::IsMember({"denoise", "inpaint", "deblur"}));

@@ -4,11 +4,13 @@
 
 #include <bilevel-train/train_run.hpp>
 #include <common/app_main.hpp>
+#include <common/settings_ini.hpp>
 
 int main(int argc, char** argv) {
   bilevel::apps::TrainSettings s;
   CLI::App app{"Learns a regularizer by bilevel optimisation with inexact stochastic hypergradients.",
                "bilevel-train"};
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // last wins
   app.footer(
       "Examples:\n"
       "  # the main job: CRR denoiser, ISGD with a fixed step, about 10 minutes on 2 cores\n"
@@ -25,7 +27,7 @@ int main(int argc, char** argv) {
       "summary.json, panels/<image>.png (clean | measured | reconstructed).\n");
   s.add_options(app);
   return bilevel::apps::run_app(app, argc, argv, [&] {
-    const std::string ini = app.config_to_str(true, false);
+    const std::string ini = bilevel::apps::settings_ini(app);
     if (s.precision == "double")
       bilevel::apps::train<double>(s, ini);
     else

@@ -26,6 +26,7 @@ struct ModelOptions {
     app.add_option("--crr-channels", crr_channels, "CRR: output channels of each layer")
         ->capture_default_str()
         ->delimiter(',')
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
         ->check(CLI::Range(1, 1024));
     app.add_option("--crr-kernel", crr_kernel, "CRR: kernel size")
         ->capture_default_str()
