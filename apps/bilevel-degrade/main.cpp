@@ -61,13 +61,13 @@ int main(int argc, char** argv) {
   Options opt;
   CLI::App app{"Crops test images, adds Gaussian noise and prints the PSNR of each measurement.",
                "bilevel-degrade"};
-  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // last wins
+  bilevel::apps::last_option_wins(app);
   app.footer(
       "Examples:\n"
       "  bilevel-degrade --input data/test\n"
       "  bilevel-degrade --input my_photos --sigma 15 --crop 128 --channels grey --output out\n");
   app.add_option("-i,--input", opt.input, "folder of PNG/JPEG images")->capture_default_str();
-  app.add_option("-o,--output", opt.output, "folder for <name>_clean.png and <name>_measured.png");
+  bilevel::apps::add_output_option(app, opt.output, "folder for <name>_clean.png and <name>_measured.png");
   app.add_option("--sigma", opt.sigma, "noise standard deviation on the 0-255 scale")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 255.0));
@@ -80,13 +80,10 @@ int main(int argc, char** argv) {
   app.add_option("--max-images", opt.max_images, "use at most this many images (0: all)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--seed", opt.seed, "noise seed")->capture_default_str();
-  app.add_option("--precision", opt.precision, "float or double")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"float", "double"}));
+  bilevel::apps::add_precision_option(app, opt.precision);
   return bilevel::apps::run_app(app, argc, argv, [&] {
-    if (opt.precision == "double")
-      run<double>(opt);
-    else
-      run<float>(opt);
+    bilevel::apps::with_precision(opt.precision, [&](auto scalar) {
+      run<decltype(scalar)>(opt);
+    });
   });
 }

@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
   Options o;
   CLI::App app{"Computes one inexact hypergradient and writes x_hat, z, the bound and the cost.",
                "bilevel-hypergrad"};
-  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // last wins
+  bilevel::apps::last_option_wins(app);
   app.footer(
       "Examples:\n"
       "  # a trained model on 4 centre crops of the test set, eps = delta = 1e-4\n"
@@ -130,14 +130,11 @@ int main(int argc, char** argv) {
   app.add_option("--delta", o.delta, "CG residual tolerance")
       ->capture_default_str()
       ->check(bilevel::apps::finite_positive());
-  app.add_option("-o,--output", o.output, "output folder")->capture_default_str();
-  app.add_option("--precision", o.precision, "float or double")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"float", "double"}));
+  bilevel::apps::add_output_option(app, o.output, "output folder");
+  bilevel::apps::add_precision_option(app, o.precision);
   return bilevel::apps::run_app(app, argc, argv, [&] {
-    if (o.precision == "double")
-      hypergrad<double>(o);
-    else
-      hypergrad<float>(o);
+    bilevel::apps::with_precision(o.precision, [&](auto scalar) {
+      hypergrad<decltype(scalar)>(o);
+    });
   });
 }

@@ -94,7 +94,7 @@ void restore(const Options& o) {
 int main(int argc, char** argv) {
   Options o;
   CLI::App app{"Restores images with a regularizer trained by bilevel-train.", "bilevel-restore"};
-  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // last wins
+  bilevel::apps::last_option_wins(app);
   app.footer(
       "Examples:\n"
       "  # simulate sigma = 25 noise on clean images, denoise, print PSNRs\n"
@@ -125,14 +125,11 @@ int main(int argc, char** argv) {
   app.add_option("--eps", o.eps, "accuracy |grad h| of the reconstruction")
       ->capture_default_str()
       ->check(bilevel::apps::finite_positive());
-  app.add_option("-o,--output", o.output, "output folder")->capture_default_str();
-  app.add_option("--precision", o.precision, "float or double")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"float", "double"}));
+  bilevel::apps::add_output_option(app, o.output, "output folder");
+  bilevel::apps::add_precision_option(app, o.precision);
   return bilevel::apps::run_app(app, argc, argv, [&] {
-    if (o.precision == "double")
-      restore<double>(o);
-    else
-      restore<float>(o);
+    bilevel::apps::with_precision(o.precision, [&](auto scalar) {
+      restore<decltype(scalar)>(o);
+    });
   });
 }

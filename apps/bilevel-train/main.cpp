@@ -10,16 +10,17 @@ int main(int argc, char** argv) {
   bilevel::apps::TrainSettings s;
   CLI::App app{"Learns a regularizer by bilevel optimisation with inexact stochastic hypergradients.",
                "bilevel-train"};
-  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // last wins
+  bilevel::apps::last_option_wins(app);
   app.footer(
       "Examples:\n"
-      "  # the main job: CRR denoiser, ISGD with a fixed step, about 10 minutes on 2 cores\n"
-      "  bilevel-train --max-seconds 540 --output out/crr\n"
+      "  # the main job's CRR (apps/experiments/main-job.sh): ISGD, fixed step, 120 steps\n"
+      "  bilevel-train --crr-channels 32 --crr-beta 1000 --crr-scale 0.05 --alpha0 2e-2 \\\n"
+      "      --max-steps 120 --n-test 0 --output out/crr\n"
       "  # tune smoothed TV (alpha, nu) by IAdam on the same data\n"
       "  bilevel-train -r tv -a iadam --alpha0 0.1 --max-steps 40 --output out/tv\n"
       "  # ICNN by IAdam with decaying accuracy, then resume after Ctrl-C\n"
-      "  bilevel-train -r icnn -a iadam --eps0 1 --p 1 --budget 50000 -o out/icnn\n"
-      "  bilevel-train -r icnn -a iadam --eps0 1 --p 1 --budget 50000 -o out/icnn "
+      "  bilevel-train -r icnn --icnn-scale 0.01 -a iadam --budget 50000 -o out/icnn\n"
+      "  bilevel-train -r icnn --icnn-scale 0.01 -a iadam --budget 50000 -o out/icnn "
       "--resume out/icnn/checkpoint.h5\n"
       "  # FoE by MAID (full batch) for inpainting, options from a file\n"
       "  bilevel-train --config out/foe/settings.ini\n"
@@ -28,9 +29,8 @@ int main(int argc, char** argv) {
   s.add_options(app);
   return bilevel::apps::run_app(app, argc, argv, [&] {
     const std::string ini = bilevel::apps::settings_ini(app);
-    if (s.precision == "double")
-      bilevel::apps::train<double>(s, ini);
-    else
-      bilevel::apps::train<float>(s, ini);
+    bilevel::apps::with_precision(s.precision, [&](auto scalar) {
+      bilevel::apps::train<decltype(scalar)>(s, ini);
+    });
   });
 }

@@ -14,6 +14,7 @@
 #include <common/output_folder.hpp>
 #include <common/progress.hpp>
 #include <common/settings_json.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -137,10 +138,13 @@ void train(const TrainSettings& s, const std::string& settings_ini) {
     summary["tv"] = {{"alpha", tv->alpha()}, {"nu", tv->nu()}};
   io::write_text_atomically(s.output + "/summary.json", summary.dump(2) + "\n");
 
-  std::printf("%-28s %10s %10s\n", "test image", "measured", "restored");
+  int width = 28;  // the name column fits the longest name
+  for (const auto& name : test_host.names) width = std::max(width, int(name.size()) + 1);
+  std::printf("%-*s %10s %10s\n", width, "test image", "measured", "restored");
   for (std::size_t k = 0; k < rec.size(); ++k)
-    std::printf("%-28s %10.2f %10.2f\n", test_host.names[k].c_str(), psnr_meas[k], psnr_rec[k]);
-  std::printf("%-28s %10.2f %10.2f\n", "mean PSNR [dB]", mean(psnr_meas), mean(psnr_rec));
+    std::printf("%-*s %10.2f %10.2f\n", width, test_host.names[k].c_str(), psnr_meas[k],
+                psnr_rec[k]);
+  std::printf("%-*s %10.2f %10.2f\n", width, "mean PSNR [dB]", mean(psnr_meas), mean(psnr_rec));
   std::printf("%ld steps, cost %ld, %s; wrote %s/{log.csv,checkpoint.h5,summary.json,panels/}\n",
               trainer.iteration(), trainer.cost(), format_duration(last.seconds).c_str(),
               s.output.c_str());

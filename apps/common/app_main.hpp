@@ -10,6 +10,7 @@
 #include <exception>
 #include <functional>
 #include <stdexcept>
+#include <string>
 
 namespace bilevel::apps {
 
@@ -21,6 +22,34 @@ enum ExitCode { kOk = 0, kFailure = 1, kUsage = 2, kInterrupted = 130 };
 struct Interrupted : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+/// Every app: when an option is repeated the last one wins, so that a command line can override
+/// a --config file or an earlier flag.
+inline void last_option_wins(CLI::App& app) {
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+}
+
+/// `-o,--output FOLDER`, with the given description.
+inline CLI::Option* add_output_option(CLI::App& app, std::string& output, const std::string& what) {
+  return app.add_option("-o,--output", output, what)->capture_default_str();
+}
+
+/// `--precision float|double` (the Scalar the app's kernels are instantiated for).
+inline CLI::Option* add_precision_option(CLI::App& app, std::string& precision) {
+  return app.add_option("--precision", precision, "float or double")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"float", "double"}));
+}
+
+/// Calls body(float{}) or body(double{}) as --precision says; the body takes the scalar type
+/// from its argument: `with_precision(p, [&](auto s) { run<decltype(s)>(o); })`.
+template <class Body>
+void with_precision(const std::string& precision, Body&& body) {
+  if (precision == "double")
+    body(double{});
+  else
+    body(float{});
+}
 
 /// Parses the command line with `app`, then runs `body` with Kokkos initialised.
 inline int run_app(CLI::App& app, int argc, char** argv, const std::function<void()>& body) {

@@ -16,7 +16,9 @@ struct ModelOptions {
   int crr_kernel = 5;
   std::string crr_potential = "huber";
   double crr_beta = 100;
+  double crr_scale = 1;
   int icnn_hidden = 32, icnn_kernel = 5;
+  double icnn_scale = 1;
   int foe_filters = 10, foe_kernel = 7;
 
   void add_options(CLI::App& app) {
@@ -37,12 +39,18 @@ struct ModelOptions {
     app.add_option("--crr-beta", crr_beta, "CRR: potential sharpness beta")
         ->capture_default_str()
         ->check(finite_positive());
+    app.add_option("--crr-scale", crr_scale, "CRR: initial ridge scale exp(s)")
+        ->capture_default_str()
+        ->check(finite_positive());
     app.add_option("--icnn-hidden", icnn_hidden, "ICNN: hidden channels")
         ->capture_default_str()
         ->check(CLI::Range(1, 1024));
     app.add_option("--icnn-kernel", icnn_kernel, "ICNN: kernel size")
         ->capture_default_str()
         ->check(CLI::Range(1, 31));
+    app.add_option("--icnn-scale", icnn_scale, "ICNN: initial output scale exp(s)")
+        ->capture_default_str()
+        ->check(finite_positive());
     app.add_option("--foe-filters", foe_filters, "FoE: number of filters")
         ->capture_default_str()
         ->check(CLI::Range(1, 1024));
@@ -60,8 +68,10 @@ struct ModelOptions {
     m.crr.kernel_size = crr_kernel;
     m.crr.potential = parse_ridge_potential(crr_potential);
     m.crr.beta = crr_beta;
+    m.crr.initial_scale = crr_scale;
     m.icnn.hidden = icnn_hidden;
     m.icnn.kernel_size = icnn_kernel;
+    m.icnn.initial_scale = icnn_scale;
     m.foe_filters = foe_filters;
     m.foe_kernel = foe_kernel;
     return m;

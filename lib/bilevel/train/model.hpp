@@ -51,10 +51,11 @@ struct ModelSpec {
       for (std::size_t k = 0; k < crr.channels.size(); ++k) s << (k ? "," : "") << crr.channels[k];
       s << ";crr.kernel=" << crr.kernel_size << ";crr.potential="
         << RidgePotential<double>{crr.potential, 1.0}.name() << ";crr.beta=" << crr.beta
-        << ";crr.spectral_size=" << crr.spectral_size;
+        << ";crr.spectral_size=" << crr.spectral_size << ";crr.initial_scale=" << crr.initial_scale;
     } else if (kind == RegularizerKind::icnn) {
       s << ";icnn.hidden=" << icnn.hidden << ";icnn.out=" << icnn.out
-        << ";icnn.kernel=" << icnn.kernel_size << ";icnn.nu=" << icnn.nu;
+        << ";icnn.kernel=" << icnn.kernel_size << ";icnn.nu=" << icnn.nu
+        << ";icnn.initial_scale=" << icnn.initial_scale;
     } else if (kind == RegularizerKind::foe) {
       s << ";foe.filters=" << foe_filters << ";foe.kernel=" << foe_kernel;
     }
@@ -94,11 +95,14 @@ struct ModelSpec {
       m.crr.potential = parse_ridge_potential(get("crr.potential"));
       m.crr.beta = std::stod(get("crr.beta"));
       m.crr.spectral_size = integer("crr.spectral_size");
+      // Older descriptions lack the initial scales; they only affect a fresh initialisation.
+      if (kv.count("crr.initial_scale")) m.crr.initial_scale = std::stod(kv["crr.initial_scale"]);
     } else if (m.kind == RegularizerKind::icnn) {
       m.icnn.hidden = integer("icnn.hidden");
       m.icnn.out = integer("icnn.out");
       m.icnn.kernel_size = integer("icnn.kernel");
       m.icnn.nu = std::stod(get("icnn.nu"));
+      if (kv.count("icnn.initial_scale")) m.icnn.initial_scale = std::stod(kv["icnn.initial_scale"]);
     } else if (m.kind == RegularizerKind::foe) {
       m.foe_filters = integer("foe.filters");
       m.foe_kernel = integer("foe.kernel");

@@ -1,0 +1,54 @@
+# Sourced by the experiment scripts: where the build, the data and the results are, and how one
+# setting is trained and recorded.
+#   env: BUILD (default build), DATA (default data), OUT (scratch: checkpoints, panels;
+#        default out/experiments), RESULTS (committed CSVs and plots; default
+#        apps/experiments/results)
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+build=${BUILD:-$root/build}
+data=${DATA:-$root/data}
+scratch=${OUT:-$root/out/experiments}
+results=${RESULTS:-$root/apps/experiments/results}
+train=$build/apps/bilevel-train
+
+[ -x "$train" ] || { echo "experiments: $train not found (build the apps first)" >&2; exit 1; }
+[ -d "$data/train" ] && [ -d "$data/test" ] || bash "$root/cmake/fetch-data.sh" "$data"
+
+# run_setting EXPERIMENT NAME bilevel-train-options...
+# Trains one setting into $scratch/EXPERIMENT/NAME (resuming an interrupted run from its
+# checkpoint) and copies its log to $results/EXPERIMENT/NAME.csv.
+run_setting() {
+  local experiment=$1 name=$2
+  shift 2
+  local dir=$scratch/$experiment/$name
+  local args=(--train-dir "$data/train" --test-dir "$data/test" --quiet "$@" -o "$dir")
+  if [ -f "$dir/summary.json" ]; then
+    echo "  $name: done before"
+  else
+    echo "  $name: bilevel-train $*"
+    if [ -f "$dir/checkpoint.h5" ]; then args+=(--resume "$dir/checkpoint.h5"); fi
+    "$train" "${args[@]}" >/dev/null
+  fi
+  mkdir -p "$results/$experiment"
+  cp "$dir/log.csv" "$results/$experiment/$name.csv"
+}
+
+# summarize EXPERIMENT: one row per setting (steps, cost, mean loss of the last 10 steps, last
+# and best test PSNR) into $results/EXPERIMENT/summary.csv, printed as a table.
+summarize() {
+  local dir=$results/$1
+  {
+    echo "setting,steps,cost,loss_last10,test_psnr_last,test_psnr_best,seconds"
+    for f in "$dir"/*.csv; do
+      case $f in */summary.csv) continue ;; esac
+      awk -F, -v name="$(basename "$f" .csv)" '
+        NR == 1 { for (i = 1; i <= NF; ++i) col[$i] = i; next }
+        { loss[n++] = $col["loss"]; cost = $col["cost"]; sec = $col["seconds"]
+          p = $col["test_psnr"]; if (p != "nan" && p != "") { last = p; if (p > best) best = p } }
+        END { s = 0; m = n < 10 ? n : 10; for (i = n - m; i < n; ++i) s += loss[i]
+              printf "%s,%d,%d,%.4g,%.2f,%.2f,%.0f\n", name, n, cost, s / m, last, best, sec }' "$f"
+    done
+  } >"$dir/summary.csv.tmp"
+  mv "$dir/summary.csv.tmp" "$dir/summary.csv"
+  column -s, -t <"$dir/summary.csv"
+}
