@@ -31,22 +31,25 @@ run_setting() {
   fi
   mkdir -p "$results/$experiment"
   cp "$dir/log.csv" "$results/$experiment/$name.csv"
+  cp "$dir/summary.json" "$results/$experiment/$name.json"
 }
 
-# summarize EXPERIMENT: one row per setting (steps, cost, mean loss of the last 10 steps, last
-# and best test PSNR) into $results/EXPERIMENT/summary.csv, printed as a table.
+# summarize EXPERIMENT: one row per setting (steps, cost, mean loss of the last 10 steps, best
+# test PSNR during the run and the final one) into $results/EXPERIMENT/summary.csv, printed.
 summarize() {
   local dir=$results/$1
   {
-    echo "setting,steps,cost,loss_last10,test_psnr_last,test_psnr_best,seconds"
+    echo "setting,steps,cost,loss_last10,test_psnr_best,test_psnr_final,seconds"
     for f in "$dir"/*.csv; do
       case $f in */summary.csv) continue ;; esac
-      awk -F, -v name="$(basename "$f" .csv)" '
+      local final
+      final=$(sed -n 's/.*"mean_psnr_reconstructed": \([0-9.]*\).*/\1/p' "${f%.csv}.json")
+      awk -F, -v name="$(basename "$f" .csv)" -v final="$final" '
         NR == 1 { for (i = 1; i <= NF; ++i) col[$i] = i; next }
         { loss[n++] = $col["loss"]; cost = $col["cost"]; sec = $col["seconds"]
-          p = $col["test_psnr"]; if (p != "nan" && p != "") { last = p; if (p > best) best = p } }
+          p = $col["test_psnr"]; if (p != "nan" && p != "" && p > best) best = p }
         END { s = 0; m = n < 10 ? n : 10; for (i = n - m; i < n; ++i) s += loss[i]
-              printf "%s,%d,%d,%.4g,%.2f,%.2f,%.0f\n", name, n, cost, s / m, last, best, sec }' "$f"
+              printf "%s,%d,%d,%.4g,%.2f,%.2f,%.0f\n", name, n, cost, s / m, best, final, sec }' "$f"
     done
   } >"$dir/summary.csv.tmp"
   mv "$dir/summary.csv.tmp" "$dir/summary.csv"

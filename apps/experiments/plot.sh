@@ -21,7 +21,7 @@ for f in "$dir"/*.csv; do
 done
 join() { local IFS=,; echo "$*"; }
 gnuplot <<GP
-set terminal pngcairo size 1400,520 font ",11"
+set terminal pngcairo size 1400,520 font ",11" noenhanced
 set output '$dir/plot.png.tmp'
 set multiplot layout 1,2 title "$title"
 set grid; set key outside bottom center horizontal maxrows 3 font ",9"
