@@ -81,9 +81,7 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--seed", opt.seed, "noise seed")->capture_default_str();
   bilevel::apps::add_precision_option(app, opt.precision);
-  return bilevel::apps::run_app(app, argc, argv, [&] {
-    bilevel::apps::with_precision(opt.precision, [&](auto scalar) {
-      run<decltype(scalar)>(opt);
-    });
+  return bilevel::apps::run_app(app, argc, argv, opt.precision, [&](auto scalar) {
+    run<decltype(scalar)>(opt);
   });
 }

@@ -132,9 +132,7 @@ int main(int argc, char** argv) {
       ->check(bilevel::apps::finite_positive());
   bilevel::apps::add_output_option(app, o.output, "output folder");
   bilevel::apps::add_precision_option(app, o.precision);
-  return bilevel::apps::run_app(app, argc, argv, [&] {
-    bilevel::apps::with_precision(o.precision, [&](auto scalar) {
-      hypergrad<decltype(scalar)>(o);
-    });
+  return bilevel::apps::run_app(app, argc, argv, o.precision, [&](auto scalar) {
+    hypergrad<decltype(scalar)>(o);
   });
 }

@@ -27,10 +27,7 @@ int main(int argc, char** argv) {
       "Outputs in --output: log.csv (one row per step), checkpoint.h5, settings.ini,\n"
       "summary.json, panels/<image>.png (clean | measured | reconstructed).\n");
   s.add_options(app);
-  return bilevel::apps::run_app(app, argc, argv, [&] {
-    const std::string ini = bilevel::apps::settings_ini(app);
-    bilevel::apps::with_precision(s.precision, [&](auto scalar) {
-      bilevel::apps::train<decltype(scalar)>(s, ini);
-    });
+  return bilevel::apps::run_app(app, argc, argv, s.precision, [&](auto scalar) {
+    bilevel::apps::train<decltype(scalar)>(s, bilevel::apps::settings_ini(app));
   });
 }

@@ -77,4 +77,11 @@ inline int run_app(CLI::App& app, int argc, char** argv, const std::function<voi
   return kOk;
 }
 
+/// run_app for a body templated on the scalar: calls body(float{}) or body(double{}) as the
+/// parsed --precision says (see add_precision_option and with_precision).
+template <class Body>
+int run_app(CLI::App& app, int argc, char** argv, const std::string& precision, Body&& body) {
+  return run_app(app, argc, argv, [&] { with_precision(precision, body); });
+}
+
 }  // namespace bilevel::apps
