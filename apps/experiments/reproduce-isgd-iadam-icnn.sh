@@ -6,9 +6,9 @@
 # exp(s) = 0.01 (at 1 the lower level is too stiff to solve in minutes). 32 random 64x64 colour
 # crops, batch 8, test PSNR on 4 centre crops 96x96.
 # Writes apps/experiments/results/isgd-iadam-icnn/{<setting>.csv, summary.csv, plot.png}.
-#   usage: apps/experiments/reproduce-isgd-iadam-icnn.sh [budget]   (default 8000)
+#   usage: apps/experiments/reproduce-isgd-iadam-icnn.sh [budget]   (default 20000; ~20 min)
 source "$(dirname "$0")/common.sh"
-budget=${1:-8000}
+budget=${1:-20000}
 exp=isgd-iadam-icnn
 model=(-r icnn --icnn-scale 0.01 --budget "$budget" --test-interval 10 --test-eps 1e-2 --eps0 1e-2 --p 0.5
        --alpha0 1e-2)
