@@ -1,5 +1,5 @@
-# Sourced by the experiment scripts: where the build, the data and the results are, and how one
-# setting is trained and recorded.
+# Sourced by the main job and the experiment scripts: where the build, the data and the results
+# are (fetching the data if it is missing), and how one setting is trained and recorded.
 #   env: BUILD (default build), DATA (default data), OUT (scratch: checkpoints, panels;
 #        default out/experiments), RESULTS (committed CSVs and plots; default
 #        apps/experiments/results)
@@ -11,7 +11,7 @@ scratch=${OUT:-$root/out/experiments}
 results=${RESULTS:-$root/apps/experiments/results}
 train=$build/apps/bilevel-train
 
-[ -x "$train" ] || { echo "experiments: $train not found (build the apps first)" >&2; exit 1; }
+[ -x "$train" ] || { echo "$(basename "$0" .sh): $train not found (build the apps first)" >&2; exit 1; }
 [ -d "$data/train" ] && [ -d "$data/test" ] || bash "$root/cmake/fetch-data.sh" "$data"
 
 # run_setting EXPERIMENT NAME bilevel-train-options...

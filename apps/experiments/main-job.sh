@@ -10,17 +10,11 @@
 #          CRR_STEPS (ISGD steps of the CRR, default 120: about 5 minutes on one core)
 # --quick trains for a few seconds only (a smoke run of the whole pipeline, used by the tests);
 # further options override the job's (the last of a repeated option wins).
-set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-build=${BUILD:-$root/build}
-data=${DATA:-$root/data}
+source "$(dirname "$0")/common.sh"  # root, build, data, train; the apps and the data are there
 out=${OUT:-$root/out/main-job}
 crr_steps=${CRR_STEPS:-120}
 tv_steps=30
 if [ "${1:-}" = --quick ]; then crr_steps=3 tv_steps=2; shift; fi
-train=$build/apps/bilevel-train
-[ -x "$train" ] || { echo "main-job: $train not found (build the apps first)" >&2; exit 1; }
-[ -d "$data/train" ] && [ -d "$data/test" ] || bash "$root/cmake/fetch-data.sh" "$data"
 
 common=(--task denoise --sigma 25 --crop 64 --n-train 32 --batch 8 --test-dir "$data/test"
         --train-dir "$data/train" --n-test 0 --test-crop 96 --test-eps 1e-2 --test-interval 40)
