@@ -6,9 +6,11 @@
 ///    and stays in L1);
 ///  - on GPU backends an item is one thread striding through one sample, consecutive items
 ///    reading consecutive addresses (coalesced loads).
-/// Each item belongs to exactly one sample, so per-sample reductions are plain array reductions
-/// (deterministic for a fixed backend and thread count: no atomics).
+/// Each item belongs to exactly one sample. Per-sample sums add the items of a sample in item
+/// order on host backends (core/impl/fixed_order.hpp: the same bits at any thread count) and
+/// are array reductions on GPUs (no atomics).
 
+#include <bilevel/core/impl/fixed_order.hpp>
 #include <bilevel/core/kokkos_compat.hpp>
 #include <bilevel/core/views.hpp>
 #include <cstdint>
@@ -118,15 +120,28 @@ struct PerSampleSum {
 };
 
 /// \brief Runs op over every (s, j) of the batch and writes the per-sample sums to `out`
-/// (a rank-1 View of doubles in the execution space's memory; no host synchronisation).
+/// (a rank-1 View of doubles in the execution space's memory). Host backends: one slot per
+/// item, then each sample's items added in order, independent of the thread count.
 template <class ExecSpace, class Op, class Out>
 void per_sample_sum(const char* label, const ExecSpace& space,
                     const SampleBlocks<ExecSpace>& blocks, const Op& op, const Out& out) {
   static_assert(std::is_same<typename Out::non_const_value_type, double>::value,
                 "bilevel: per-sample sums are accumulated into a View of double");
   if (blocks.n == 0) return;
-  Kokkos::parallel_reduce(label, blocks.policy(space), PerSampleSum<ExecSpace, Op>(blocks, op),
-                          out);
+  if constexpr (fixed_order_v<ExecSpace>) {
+    const auto slots = chunk_partials(
+        label, space, std::int64_t(blocks.n) * blocks.items, 1,
+        KOKKOS_LAMBDA(std::int64_t item, double* acc) {
+          acc[0] = blocks.sum(item, op.row(blocks.sample(item)));
+        });
+    const auto items = blocks.items;
+    combine_in_order(
+        label, space, slots, blocks.n, items,
+        KOKKOS_LAMBDA(int s, std::int64_t t) { return s * items + t; }, out);
+  } else {
+    Kokkos::parallel_reduce(label, blocks.policy(space), PerSampleSum<ExecSpace, Op>(blocks, op),
+                            out);
+  }
 }
 
 /// \brief Runs op.row(s)(j) over every element j of every sample s of the batch.
