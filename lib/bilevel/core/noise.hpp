@@ -22,7 +22,7 @@ struct GaussianNoiseRows {
     Scalar sigma;
     std::uint64_t seed, sample_id;
     KOKKOS_INLINE_FUNCTION void operator()(std::int64_t j) const {
-      auto gen = keyed_generator<ExecSpace>(seed, sample_id, std::uint64_t(j));
+      auto gen = keyed_stream(seed, sample_id, std::uint64_t(j));
       out[j] = in[j] + sigma * Scalar(gen.normal());
     }
   };

@@ -41,9 +41,8 @@ class MaskOperator final : public ForwardOperator<Scalar, ExecSpace> {
         Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>(
             space, {0, 0}, {std::int64_t(batch.n), std::int64_t(rows.extent(1))}),
         KOKKOS_LAMBDA(std::int64_t s, std::int64_t j) {
-          auto gen = keyed_generator<ExecSpace>(mask_seed, first_sample_id + std::uint64_t(s),
-                                                std::uint64_t(j));
-          rows(s, j) = gen.drand() < p ? Scalar(1) : Scalar(0);
+          auto gen = keyed_stream(mask_seed, first_sample_id + std::uint64_t(s), std::uint64_t(j));
+          rows(s, j) = gen.uniform() < p ? Scalar(1) : Scalar(0);
         });
     return MaskOperator(mask);
   }
