@@ -36,9 +36,8 @@ std::vector<double> host_doubles(const View& v) {
 /// The model description: the checkpoint's, or the one the options build.
 template <class Reg>
 std::string read_or_spec(const Options& o, const Reg& reg) {
-  return o.checkpoint.empty()
-             ? o.model.spec(reg.channels(), o.data.seed).to_string()
-             : bilevel::read_model_spec(o.checkpoint).to_string();
+  return o.checkpoint.empty() ? o.model.spec(reg.channels(), o.data.seed).to_string()
+                              : bilevel::read_model_spec(o.checkpoint).to_string();
 }
 
 template <class Scalar>
@@ -46,15 +45,15 @@ void hypergrad(const Options& o) {
   using namespace bilevel;
   using Exec = DefaultExecSpace;
   Exec space;
-  auto reg = o.checkpoint.empty()
-                 ? make_regularizer<Scalar, Exec>(space,
-                                                  o.model.spec(o.data.num_channels(), o.data.seed))
-                 : load_model<Scalar, Exec>(space, o.checkpoint);
+  auto reg = o.checkpoint.empty() ? make_regularizer<Scalar, Exec>(
+                                        space, o.model.spec(o.data.num_channels(), o.data.seed))
+                                  : load_model<Scalar, Exec>(space, o.checkpoint);
   apps::DataOptions data = o.data;
   if (!o.checkpoint.empty()) data.channels = reg->channels() == 1 ? "grey" : "rgb";
   const apps::HostSet set = data.test_set();
-  const TaskData<Scalar, Exec> task(space, data.task_spec(), io::to_device<Scalar>(set.images, "clean"));
-  const auto op = task.full_operator();
+  const TaskData<Scalar, Exec> task(space, data.task_spec(),
+                                    io::to_device<Scalar>(set.images, "clean"));
+  const auto op = task.full_operator(space);
   LowerLevelProblem<Scalar, Exec> h(*op, *reg, task.measured(), task.task().xi);
   const Shape s = task.image_shape();
   auto x = make_images<Scalar>("hypergrad::x", s);
@@ -70,8 +69,8 @@ void hypergrad(const Options& o) {
   const auto xs = io::to_host(x);
   for (std::size_t k = 0; k < xs.size(); ++k)
     io::write_png(o.output + "/" + set.names[k] + "_xhat.png", xs[k]);
-  const std::vector<std::uint64_t> dims{std::uint64_t(s.n), std::uint64_t(s.c),
-                                        std::uint64_t(s.h), std::uint64_t(s.w)};
+  const std::vector<std::uint64_t> dims{std::uint64_t(s.n), std::uint64_t(s.c), std::uint64_t(s.h),
+                                        std::uint64_t(s.w)};
   io::write_atomically(o.output + "/hypergradient.h5", [&](const std::string& temp) {
     io::Hdf5File f(temp, io::Hdf5File::Mode::create);
     f.write_attribute("model", read_or_spec(o, *reg));
@@ -94,8 +93,10 @@ void hypergrad(const Options& o) {
   j["loss"] = r.loss, j["sample_losses"] = r.sample_losses;
   j["z_norm"] = std::sqrt(zn), j["bound"] = r.bound;
   j["cost"] = {{"lower", r.lower_cost}, {"cg", r.linear_cost}, {"total", r.cost()}};
-  j["seconds"] = {{"lower", r.seconds_lower}, {"cg", r.seconds_linear},
-                  {"mixed", r.seconds_mixed}, {"bound", r.seconds_bound}};
+  j["seconds"] = {{"lower", r.seconds_lower},
+                  {"cg", r.seconds_linear},
+                  {"mixed", r.seconds_mixed},
+                  {"bound", r.seconds_bound}};
   j["build"] = apps::build_info(o.precision);
   io::write_text_atomically(o.output + "/summary.json", j.dump(2) + "\n");
   std::printf("%d images %dx%dx%d, %lld parameters\n", s.n, s.c, s.h, s.w,
@@ -132,7 +133,6 @@ int main(int argc, char** argv) {
       ->check(bilevel::apps::finite_positive());
   bilevel::apps::add_output_option(app, o.output, "output folder");
   bilevel::apps::add_precision_option(app, o.precision);
-  return bilevel::apps::run_app(app, argc, argv, o.precision, [&](auto scalar) {
-    hypergrad<decltype(scalar)>(o);
-  });
+  return bilevel::apps::run_app(app, argc, argv, o.precision,
+                                [&](auto scalar) { hypergrad<decltype(scalar)>(o); });
 }

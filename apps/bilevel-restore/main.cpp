@@ -36,8 +36,9 @@ void restore(const Options& o) {
   const auto channels = spec.channels == 1 ? io::Channels::grey : io::Channels::rgb;
   const apps::HostSet in = apps::read_images(o.inputs, channels);
   TaskSpec task = o.data.task_spec();
-  require(!(o.measured && task.kind == TaskKind::inpaint),
-          "--measured does not work for inpainting (the mask is unknown), give clean images instead");
+  require(
+      !(o.measured && task.kind == TaskKind::inpaint),
+      "--measured does not work for inpainting (the mask is unknown), give clean images instead");
   apps::HostSet ref;
   if (!o.references.empty()) {
     require(o.measured, "--reference is only needed with --measured");
@@ -55,15 +56,14 @@ void restore(const Options& o) {
     auto given = io::to_device<Scalar>({img}, "restore::input");
     const bool have_clean = !o.measured || !ref.images.empty();
     if (!ref.images.empty())
-      require(ref.images[k].h == img.h && ref.images[k].w == img.w, "reference '",
-              ref.names[k], "' is ", ref.images[k].w, "x", ref.images[k].h, ", input '",
-              in.names[k], "' is ", img.w, "x", img.h);
-    const auto clean = ref.images.empty()
-                           ? given
-                           : io::to_device<Scalar>({ref.images[k]}, "restore::reference");
+      require(ref.images[k].h == img.h && ref.images[k].w == img.w, "reference '", ref.names[k],
+              "' is ", ref.images[k].w, "x", ref.images[k].h, ", input '", in.names[k], "' is ",
+              img.w, "x", img.h);
+    const auto clean =
+        ref.images.empty() ? given : io::to_device<Scalar>({ref.images[k]}, "restore::reference");
     // The task's operator; its simulated measurement is used unless the input is measured.
     const TaskData<Scalar, Exec> data(space, task, clean, k);
-    const auto op = data.full_operator();
+    const auto op = data.full_operator(space);
     const Images<Scalar> y = o.measured ? given : data.measured();
     auto x = make_images<Scalar>("restore::x", shape_of(y));
     Kokkos::deep_copy(space, x, y);
@@ -77,8 +77,8 @@ void restore(const Options& o) {
     if (have_clean) {
       pm.push_back(psnr_host(space, y, clean)[0]);
       pr.push_back(psnr_host(space, x, clean)[0]);
-      std::printf("%-28s %8s %10.2f %10.2f %7d\n", in.names[k].c_str(), size, pm.back(),
-                  pr.back(), r.iterations[0]);
+      std::printf("%-28s %8s %10.2f %10.2f %7d\n", in.names[k].c_str(), size, pm.back(), pr.back(),
+                  r.iterations[0]);
     } else {
       std::printf("%-28s %8s %10s %10s %7d\n", in.names[k].c_str(), size, "-", "-",
                   r.iterations[0]);
@@ -127,7 +127,6 @@ int main(int argc, char** argv) {
       ->check(bilevel::apps::finite_positive());
   bilevel::apps::add_output_option(app, o.output, "output folder");
   bilevel::apps::add_precision_option(app, o.precision);
-  return bilevel::apps::run_app(app, argc, argv, o.precision, [&](auto scalar) {
-    restore<decltype(scalar)>(o);
-  });
+  return bilevel::apps::run_app(app, argc, argv, o.precision,
+                                [&](auto scalar) { restore<decltype(scalar)>(o); });
 }

@@ -20,7 +20,7 @@ std::vector<std::unique_ptr<ForwardOperator<S>>> all_operators(const Shape& s) {
   ops.push_back(std::make_unique<IdentityOperator<S>>());
   ops.push_back(
       std::make_unique<MaskOperator<S>>(MaskOperator<S>::bernoulli(DefaultExecSpace(), s, 0.3, 9)));
-  ops.push_back(std::make_unique<BlurOperator<S>>());
+  ops.push_back(std::make_unique<BlurOperator<S>>(DefaultExecSpace()));
   return ops;
 }
 
@@ -62,7 +62,7 @@ TYPED_TEST(Operators, BlurKernelIsANormalisedGaussianAndPreservesInteriorConstan
   const Shape s{1, 2, 15, 16};
   auto x = make_images<S>("x", s), y = make_images<S>("y", s);
   Kokkos::deep_copy(x, S(0.5));
-  BlurOperator<S> blur;
+  BlurOperator<S> blur{DefaultExecSpace()};
   blur.apply(DefaultExecSpace(), x, y);
   auto hy = host_copy(y);
   EXPECT_NEAR(hy(0, 1, 7, 8), 0.5, 1e-6);  // 3+ pixels from every border: full kernel mass

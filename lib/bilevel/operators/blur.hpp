@@ -36,15 +36,16 @@ class BlurOperator final : public ForwardOperator<Scalar, ExecSpace> {
   using typename Base::ConstImages;
   using typename Base::MutImages;
 
-  explicit BlurOperator(const ExecSpace& space = ExecSpace(), int size = 7, double std_dev = 2.0)
+  explicit BlurOperator(const ExecSpace& space, int size = 7, double std_dev = 2.0)
       : m_conv(1, 1, size), m_size(size), m_std(std_dev) {
     const auto host = gaussian_kernel(size, std_dev);
     Filters<Scalar, typename ExecSpace::memory_space> w("bilevel::blur::kernel", 1, 1, size, size);
     auto hw = Kokkos::create_mirror_view(w);
     for (int a = 0; a < size; ++a)
       for (int b = 0; b < size; ++b) hw(0, 0, a, b) = Scalar(host[a * size + b]);
-    Kokkos::deep_copy(w, hw);
+    Kokkos::deep_copy(space, w, hw);
     m_conv.set_filters(space, w);
+    space.fence();  // hw dies here
   }
 
   void apply(const ExecSpace& space, const ConstImages& x, const MutImages& y) const override {

@@ -212,6 +212,7 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
     auto h = Kokkos::create_mirror_view(m_v);
     for (std::size_t k = 0; k < state.size(); ++k) h.data()[k] = Scalar(state[k]);
     Kokkos::deep_copy(space, m_v, h);
+    space.fence();  // h dies here
     m_have_vector = true;
   }
 
@@ -244,6 +245,7 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
   /// sigma^2 = largest eigenvalue of W^T W on (1, C, P, P) by restarted Lanczos, warm-started
   /// from the previous right singular vector m_v.
   void power_iteration(const ExecSpace& space) {
+    const ProfilingRegion region("bilevel::crr::spectral_norm");
     const int p = m_opt.spectral_size;
     const Shape vs{1, this->channels(), p, p};
     this->ensure(m_v, "bilevel::crr::singular_vector", vs);
@@ -252,7 +254,8 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
       const auto z = host_normals(0xC22, std::size_t(vs.size()));
       auto h = Kokkos::create_mirror_view(m_v);
       for (std::size_t k = 0; k < z.size(); ++k) h.data()[k] = Scalar(z[k]);
-      Kokkos::deep_copy(m_v, h);
+      Kokkos::deep_copy(space, m_v, h);
+      space.fence();  // h dies here
       m_have_vector = true;
     }
     this->ensure(m_v_start, "bilevel::crr::lanczos_start", vs);

@@ -70,6 +70,7 @@ class Regularizer {
       require(std::isfinite(double(theta[k])), "bilevel::", name(), "::set_params: parameter ", k,
               " is not finite");
     Kokkos::deep_copy(space, m_theta, h);
+    space.fence();  // the caller's host vector may go as soon as we return
     project(space);
     update(space);
   }

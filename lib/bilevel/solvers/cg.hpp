@@ -56,10 +56,10 @@ class BatchedLinearSolver {
     require(delta > 0 && std::isfinite(delta),
             "bilevel::linear solver: tolerance must be positive, got ", delta);
     require_same_shape("bilevel::linear solver", b, q);
-    allocate(shape_of(b));
-    return m_opt.kind == LinearSolverKind::conjugate_gradient
-               ? cg(space, apply, b, q, delta)
-               : gradient_descent(space, apply, b, q, delta);
+    allocate(space, shape_of(b));
+    const bool by_cg = m_opt.kind == LinearSolverKind::conjugate_gradient;
+    const ProfilingRegion region(by_cg ? "bilevel::cg" : "bilevel::gradient_descent");
+    return by_cg ? cg(space, apply, b, q, delta) : gradient_descent(space, apply, b, q, delta);
   }
 
  private:
@@ -165,14 +165,15 @@ class BatchedLinearSolver {
     return r;
   }
 
-  void allocate(const Shape& s) {
+  void allocate(const ExecSpace& space, const Shape& s) {
     auto img = [&](const char* l) {
       auto v = make_images<Scalar, memory_space>(l, s);
-      Kokkos::deep_copy(v, Scalar(0));
+      Kokkos::deep_copy(space, v, Scalar(0));
       return v;
     };
     for (auto [v, l] : {std::pair<MutImages*, const char*>{&m_r, "bilevel::cg::r"},
-                        {&m_p, "bilevel::cg::p"}, {&m_ap, "bilevel::cg::Ap"}})
+                        {&m_p, "bilevel::cg::p"},
+                        {&m_ap, "bilevel::cg::Ap"}})
       if (v->data() == nullptr || shape_of(*v) != s) *v = img(l);
     if (m_rr.data() != nullptr && m_rr.extent(0) == std::size_t(s.n)) return;
     auto d = [&](const char* l) { return Doubles(std::string(l), s.n); };
@@ -181,7 +182,7 @@ class BatchedLinearSolver {
     m_alpha = c("bilevel::cg::alpha"), m_nalpha = c("bilevel::cg::neg_alpha"),
     m_beta = c("bilevel::cg::beta");
     m_one = c("bilevel::cg::one");
-    Kokkos::deep_copy(m_one, Scalar(1));
+    Kokkos::deep_copy(space, m_one, Scalar(1));
     m_active = impl::Flags<memory_space>("bilevel::cg::active", s.n);
     m_iters = impl::Flags<memory_space>("bilevel::cg::iterations", s.n);
     m_bad = impl::Flags<memory_space>("bilevel::cg::breakdown", s.n);

@@ -15,6 +15,7 @@
 /// a random perturbation of x_eps unless set by the user. These constants are estimates, not
 /// rigorous bounds: the bound is as good as they are.
 
+#include <bilevel/core/impl/fixed_order.hpp>
 #include <bilevel/core/noise.hpp>
 #include <bilevel/solvers/cg.hpp>
 #include <bilevel/solvers/nmapg.hpp>
@@ -107,6 +108,7 @@ class HypergradientSolver {
     require_same_shape("bilevel::hypergradient", clean, h.measurements());
     require_same_shape("bilevel::hypergradient", x, q);
     require(delta > 0, "bilevel::hypergradient: delta must be positive, got ", delta);
+    const ProfilingRegion region("bilevel::hypergradient");
     auto& reg = h.regularizer();
     const Shape s = shape_of(x);
     allocate(s, reg.num_params());
@@ -130,14 +132,20 @@ class HypergradientSolver {
     r.linear = m_linear.solve(space, hvp, m_b, q, delta);
     r.linear_cost = r.linear.total_iterations;
     r.seconds_linear = clock.lap();
-    r.z = Params("bilevel::hypergradient::z", reg.num_params());
-    reg.mixed_product(space, x, q, r.z);
-    axpby_params(space, r.z, -1.0 / s.n);
+    {
+      const ProfilingRegion mixed("bilevel::hypergradient::mixed_product");
+      r.z = Params("bilevel::hypergradient::z", reg.num_params());
+      reg.mixed_product(space, x, q, r.z);
+      axpby_params(space, r.z, -1.0 / s.n);
+    }
     r.seconds_mixed = clock.lap();
     double worst = 0;
     for (double g : r.lower.gradient_norms) worst = std::max(worst, g);
     r.certified_distance = worst / r.mu;
-    if (m_opt.estimate_bound) error_bound(space, h, x, q, r);
+    if (m_opt.estimate_bound) {
+      const ProfilingRegion bound("bilevel::hypergradient::bound");
+      error_bound(space, h, x, q, r);
+    }
     r.seconds_bound = clock.lap();
     return r;
   }
@@ -167,12 +175,9 @@ class HypergradientSolver {
   }
 
   double params_norm(const ExecSpace& space, const Params& v) const {
-    double s = 0;
-    Kokkos::parallel_reduce(
-        "bilevel::hypergradient::params_norm",
-        Kokkos::RangePolicy<ExecSpace>(space, 0, v.extent(0)),
-        KOKKOS_LAMBDA(std::int64_t k, double& acc) { acc += double(v(k)) * double(v(k)); }, s);
-    return std::sqrt(s);
+    return std::sqrt(impl::flat_sum(
+        "bilevel::hypergradient::params_norm", space, std::int64_t(v.extent(0)),
+        KOKKOS_LAMBDA(std::int64_t k) { return double(v(k)) * double(v(k)); }));
   }
 
   std::vector<double> sample_norms(const ExecSpace& space, const MutImages& v) {

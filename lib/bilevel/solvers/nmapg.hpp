@@ -12,9 +12,9 @@
 /// Stop test per sample: ||grad h_i(x)|| <= eps (default), or the relative step
 /// ||x_k - x_{k-1}|| / ||x_k|| <= eps.
 
+#include <array>
 #include <bilevel/solvers/impl/batch_ops.hpp>
 #include <bilevel/solvers/lower_level.hpp>
-#include <array>
 #include <cmath>
 #include <vector>
 
@@ -63,8 +63,9 @@ class Nmapg {
                     const MutImages& x, double eps) {
     require(eps > 0 && std::isfinite(eps), "bilevel::nmapg: accuracy must be positive, got ", eps);
     require_same_shape("bilevel::nmapg", x, h.measurements());
+    const ProfilingRegion region("bilevel::nmapg");
     const Shape s = shape_of(x);
-    allocate(s);
+    allocate(space, s);
     m_x = x;  // the caller's View: iterates in place, no copy
     const NmapgOptions o = m_opt;
     const auto active = m_active, iters = m_iters, accept = m_accept, search = m_search;
@@ -111,8 +112,8 @@ class Nmapg {
           });
       if (impl::count(space, m_search) > 0) {
         if (m_v.data() == nullptr) {  // once per solver and batch shape
-          m_v = zeroed(s, "bilevel::nmapg::v");
-          m_gv = zeroed(s, "bilevel::nmapg::grad_v");
+          m_v = zeroed(space, s, "bilevel::nmapg::v");
+          m_gv = zeroed(space, s, "bilevel::nmapg::grad_v");
         }
         if (k > 0) bb_step(space, m_x, m_xp, m_gx, m_gxp, m_ax);
         Kokkos::parallel_for(
@@ -177,17 +178,17 @@ class Nmapg {
   }
 
  private:
-  static MutImages zeroed(const Shape& s, const char* label) {
+  static MutImages zeroed(const ExecSpace& space, const Shape& s, const char* label) {
     auto v = make_images<Scalar, memory_space>(label, s);
-    Kokkos::deep_copy(v, Scalar(0));
+    Kokkos::deep_copy(space, v, Scalar(0));
     return v;
   }
 
-  void allocate(const Shape& s) {
+  void allocate(const ExecSpace& space, const Shape& s) {
     if (m_y.data() != nullptr && shape_of(m_y) == s) return;
     auto img = [&](const char* l) {  // zeroed once: no stale values can leak into a solve
       auto v = make_images<Scalar, memory_space>(l, s);
-      Kokkos::deep_copy(v, Scalar(0));
+      Kokkos::deep_copy(space, v, Scalar(0));
       return v;
     };
     m_y = img("bilevel::nmapg::y"), m_yp = img("bilevel::nmapg::y_prev"),
@@ -197,17 +198,19 @@ class Nmapg {
     m_gx = img("bilevel::nmapg::grad_x"), m_gxp = img("bilevel::nmapg::grad_x_prev");
     m_gy = img("bilevel::nmapg::grad_y"), m_gyp = img("bilevel::nmapg::grad_y_prev");
     m_gz = img("bilevel::nmapg::grad_z");
-    auto d = [&](const char* l) { return Doubles(std::string(l), s.n); };
+    auto d = [&](const char* l) { return Doubles("bilevel::nmapg::" + std::string(l), s.n); };
     m_t = d("t"), m_tp = d("t_prev"), m_q = d("q"), m_c = d("c"), m_fx = d("fx"), m_fy = d("fy");
     m_fz = d("fz"), m_fv = d("fv"), m_gx2 = d("gx2"), m_gy2 = d("gy2"), m_ss = d("ss"),
     m_sr = d("sr");
     m_xx = d("xx"), m_trial_f = d("trial_f");
-    auto cf = [&](const char* l) { return Coefs(std::string(l), s.n); };
+    auto cf = [&](const char* l) { return Coefs("bilevel::nmapg::" + std::string(l), s.n); };
     m_ay = cf("alpha_y"), m_ax = cf("alpha_x"), m_k1 = cf("k1"), m_k2 = cf("k2"), m_k3 = cf("k3");
     m_one = cf("one"), m_zero = cf("zero"), m_neg = cf("step");
-    Kokkos::deep_copy(m_one, Scalar(1));
-    Kokkos::deep_copy(m_zero, Scalar(0));
-    auto fl = [&](const char* l) { return impl::Flags<memory_space>(std::string(l), s.n); };
+    Kokkos::deep_copy(space, m_one, Scalar(1));
+    Kokkos::deep_copy(space, m_zero, Scalar(0));
+    auto fl = [&](const char* l) {
+      return impl::Flags<memory_space>("bilevel::nmapg::" + std::string(l), s.n);
+    };
     m_active = fl("active"), m_iters = fl("iterations"), m_accept = fl("accept"),
     m_search = fl("search");
   }

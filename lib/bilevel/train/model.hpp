@@ -49,9 +49,10 @@ struct ModelSpec {
     if (kind == RegularizerKind::crr) {
       s << ";crr.channels=";
       for (std::size_t k = 0; k < crr.channels.size(); ++k) s << (k ? "," : "") << crr.channels[k];
-      s << ";crr.kernel=" << crr.kernel_size << ";crr.potential="
-        << RidgePotential<double>{crr.potential, 1.0}.name() << ";crr.beta=" << crr.beta
-        << ";crr.spectral_size=" << crr.spectral_size << ";crr.initial_scale=" << crr.initial_scale;
+      s << ";crr.kernel=" << crr.kernel_size
+        << ";crr.potential=" << RidgePotential<double>{crr.potential, 1.0}.name()
+        << ";crr.beta=" << crr.beta << ";crr.spectral_size=" << crr.spectral_size
+        << ";crr.initial_scale=" << crr.initial_scale;
     } else if (kind == RegularizerKind::icnn) {
       s << ";icnn.hidden=" << icnn.hidden << ";icnn.out=" << icnn.out
         << ";icnn.kernel=" << icnn.kernel_size << ";icnn.nu=" << icnn.nu
@@ -102,7 +103,8 @@ struct ModelSpec {
       m.icnn.out = integer("icnn.out");
       m.icnn.kernel_size = integer("icnn.kernel");
       m.icnn.nu = std::stod(get("icnn.nu"));
-      if (kv.count("icnn.initial_scale")) m.icnn.initial_scale = std::stod(kv["icnn.initial_scale"]);
+      if (kv.count("icnn.initial_scale"))
+        m.icnn.initial_scale = std::stod(kv["icnn.initial_scale"]);
     } else if (m.kind == RegularizerKind::foe) {
       m.foe_filters = integer("foe.filters");
       m.foe_kernel = integer("foe.kernel");
@@ -121,8 +123,7 @@ std::unique_ptr<Regularizer<Scalar, ExecSpace>> make_regularizer(const ExecSpace
     case RegularizerKind::crr:
       return std::make_unique<ConvexRidge<Scalar, ExecSpace>>(space, m.channels, m.crr, m.seed);
     case RegularizerKind::icnn:
-      return std::make_unique<InputConvexNet<Scalar, ExecSpace>>(space, m.channels, m.icnn,
-                                                                 m.seed);
+      return std::make_unique<InputConvexNet<Scalar, ExecSpace>>(space, m.channels, m.icnn, m.seed);
     case RegularizerKind::foe:
       return std::make_unique<FieldOfExperts<Scalar, ExecSpace>>(space, m.channels, m.foe_filters,
                                                                  m.foe_kernel, m.seed);

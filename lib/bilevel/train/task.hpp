@@ -74,8 +74,8 @@ class TaskData {
   const MutImages& clean() const { return m_clean; }
   const MutImages& measured() const { return m_measured; }
   /// The operator of the whole set (for full-batch methods and test evaluation).
-  std::unique_ptr<ForwardOperator<Scalar, ExecSpace>> full_operator() const {
-    return operator_for(m_mask);
+  std::unique_ptr<ForwardOperator<Scalar, ExecSpace>> full_operator(const ExecSpace& space) const {
+    return operator_for(space, m_mask);
   }
 
   /// Persistent buffers for batches of `batch` samples (allocated once).
@@ -84,7 +84,7 @@ class TaskData {
     std::unique_ptr<ForwardOperator<Scalar, ExecSpace>> op;
     std::vector<int> ids;
   };
-  Batch make_batch(int batch) const {
+  Batch make_batch(const ExecSpace& space, int batch) const {
     const Shape s = shape_of(m_clean);
     const Shape bs{batch, s.c, s.h, s.w};
     Batch b;
@@ -92,7 +92,7 @@ class TaskData {
     b.measured = make_images<Scalar, memory_space>("bilevel::batch::measured", bs);
     if (m_mask.data() != nullptr)
       b.mask = make_images<Scalar, memory_space>("bilevel::batch::mask", {batch, 1, s.h, s.w});
-    b.op = operator_for(b.mask);
+    b.op = operator_for(space, b.mask);
     return b;
   }
   /// Copies samples `ids` into the batch buffers (the batch operator follows: it holds views).
@@ -124,14 +124,15 @@ class TaskData {
       mask =
           MaskOperator<Scalar, ExecSpace>::bernoulli(space, s, m_task.keep, m_task.seed, first_id)
               .mask();
-    return operator_for(mask);
+    return operator_for(space, mask);
   }
-  std::unique_ptr<ForwardOperator<Scalar, ExecSpace>> operator_for(const MutImages& mask) const {
+  std::unique_ptr<ForwardOperator<Scalar, ExecSpace>> operator_for(const ExecSpace& space,
+                                                                   const MutImages& mask) const {
     switch (m_task.kind) {
       case TaskKind::inpaint:
         return std::make_unique<MaskOperator<Scalar, ExecSpace>>(mask);
       case TaskKind::deblur:
-        return std::make_unique<BlurOperator<Scalar, ExecSpace>>(ExecSpace(), m_task.blur_size,
+        return std::make_unique<BlurOperator<Scalar, ExecSpace>>(space, m_task.blur_size,
                                                                  m_task.blur_std);
       default:
         return std::make_unique<IdentityOperator<Scalar, ExecSpace>>();

@@ -13,6 +13,7 @@
 /// schedule, step halved when the loss increases, grown by 5% otherwise) on the full batch.
 
 #include <array>
+#include <bilevel/core/impl/fixed_order.hpp>
 #include <bilevel/core/metrics.hpp>
 #include <bilevel/optim/parameter_updates.hpp>
 #include <bilevel/optim/schedules.hpp>
@@ -100,7 +101,7 @@ class Trainer {
         m_test(test),
         m_opt(opt),
         m_full(opt.algorithm == Algorithm::maid || opt.algorithm == Algorithm::hoag),
-        m_batch(train.make_batch(m_full ? train.size() : opt.batch_size)),
+        m_batch(train.make_batch(space, m_full ? train.size() : opt.batch_size)),
         m_sampler(train.size(), m_full ? train.size() : opt.batch_size, opt.seed),
         m_x_cache(train.image_shape()),
         m_q_cache(train.image_shape()),
@@ -118,7 +119,7 @@ class Trainer {
     m_x = make_images<Scalar, memory_space>("bilevel::trainer::x", bs);
     m_q = make_images<Scalar, memory_space>("bilevel::trainer::q", bs);
     m_zero = make_images<Scalar, memory_space>("bilevel::trainer::zero", bs);
-    Kokkos::deep_copy(m_zero, Scalar(0));
+    Kokkos::deep_copy(space, m_zero, Scalar(0));
     m_problem = std::make_unique<LowerLevelProblem<Scalar, ExecSpace>>(
         *m_batch.op, reg, m_batch.measured, train.task().xi);
     if (m_full) {
@@ -137,6 +138,7 @@ class Trainer {
 
   /// One upper-level iteration.
   StepRecord step() {
+    const ProfilingRegion region("bilevel::trainer::step");
     StepRecord r;
     switch (m_opt.algorithm) {
       case Algorithm::maid:
@@ -175,6 +177,7 @@ class Trainer {
   /// PSNR of every test reconstruction, in test-set order (see test_psnr).
   std::vector<double> test_psnrs(long* cost = nullptr) {
     require(m_test != nullptr, "bilevel::Trainer: no test data");
+    const ProfilingRegion region("bilevel::trainer::test_evaluation");
     const int n = m_test->size(), chunk = std::max(1, std::min(m_opt.test_batch, n));
     if (m_test_x.data() == nullptr) {
       m_test_x =
@@ -186,7 +189,7 @@ class Trainer {
     Nmapg<Scalar, ExecSpace> solver(m_opt.hypergradient.lower);
     for (int first = 0; first < n; first += chunk) {
       const int count = std::min(chunk, n - first);
-      auto b = m_test->make_batch(count);
+      auto b = m_test->make_batch(m_space, count);
       std::vector<int> ids(static_cast<std::size_t>(count));
       for (int i = 0; i < count; ++i) ids[std::size_t(i)] = first + i;
       m_test->gather(m_space, ids, b);
@@ -236,11 +239,9 @@ class Trainer {
   double eps_at(long k) const { return std::max(m_opt.accuracy(k), accuracy_floor()); }
 
   double z_norm(const Params& z) const {
-    double s = 0;
-    Kokkos::parallel_reduce(
-        "bilevel::trainer::z_norm", Kokkos::RangePolicy<ExecSpace>(m_space, 0, z.extent(0)),
-        KOKKOS_LAMBDA(std::int64_t k, double& acc) { acc += double(z(k)) * double(z(k)); }, s);
-    return std::sqrt(s);
+    return std::sqrt(impl::flat_sum(
+        "bilevel::trainer::z_norm", m_space, std::int64_t(z.extent(0)),
+        KOKKOS_LAMBDA(std::int64_t k) { return double(z(k)) * double(z(k)); }));
   }
   bool bound_due() const { return m_opt.report_bound; }
   bool constants_due() const {

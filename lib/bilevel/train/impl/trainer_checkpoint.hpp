@@ -48,6 +48,7 @@ inline std::vector<std::uint64_t> dims(const Shape& s) {
 
 template <class Scalar, class ExecSpace>
 void Trainer<Scalar, ExecSpace>::save_checkpoint(const std::string& path) const {
+  const ProfilingRegion region("bilevel::trainer::checkpoint");
   const Shape ts = m_train.image_shape();
   io::write_atomically(path, [&](const std::string& temp) {
     io::Hdf5File f(temp, io::Hdf5File::Mode::create);
@@ -84,6 +85,7 @@ void Trainer<Scalar, ExecSpace>::save_checkpoint(const std::string& path) const 
 
 template <class Scalar, class ExecSpace>
 void Trainer<Scalar, ExecSpace>::load_checkpoint(const std::string& path) {
+  const ProfilingRegion region("bilevel::trainer::checkpoint");
   io::Hdf5File f(path, io::Hdf5File::Mode::read);
   auto expect = [&](const char* attr, const std::string& want) {
     const std::string got = f.has_attribute(attr) ? f.read_attribute(attr) : std::string("(none)");
