@@ -91,7 +91,8 @@ if(BILEVEL_KOKKOS_VERSION VERSION_LESS 3.4)
 endif()
 
 if(NOT TARGET Kokkos::kokkoskernels)
-  find_package(KokkosKernels CONFIG QUIET)
+  # Kokkos Kernels is usually installed beside Kokkos (as install-kokkos-openmp.sh does).
+  find_package(KokkosKernels CONFIG QUIET HINTS "${Kokkos_DIR}/../KokkosKernels")
 endif()
 if(TARGET Kokkos::kokkoskernels)
   set(BILEVEL_HAVE_KOKKOSKERNELS ON)

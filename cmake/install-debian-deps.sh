@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what Bilevel needs to build, test and benchmark on Debian 12: the compiler and CMake,
-# Kokkos 3.4 and Kokkos Kernels from Debian's Trilinos packages, stb_image, CLI11,
-# nlohmann-json, GoogleTest and Google Benchmark. Runs apt-get as root (through sudo if needed).
+# Kokkos 3.4 and Kokkos Kernels from Debian's Trilinos packages (Serial backend), stb_image,
+# CLI11, nlohmann-json, HDF5, GoogleTest and Google Benchmark; then builds Kokkos 3.4.01 with
+# OpenMP from Debian's trilinos source package (install-kokkos-openmp.sh, cached). Runs
+# apt-get as root (through sudo if needed). BILEVEL_SKIP_OPENMP=1 skips the OpenMP Kokkos.
 set -euo pipefail
 packages=(
   build-essential cmake git ca-certificates
@@ -20,10 +22,13 @@ for p in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-debian-deps: all ${#packages[@]} packages already installed"
-  exit 0
+else
+  echo "install-debian-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${as_root[@]}" apt-get update -qq
+  "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  echo "install-debian-deps: done"
 fi
-echo "install-debian-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-"${as_root[@]}" apt-get update -qq
-"${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-echo "install-debian-deps: done"
+if [ "${BILEVEL_SKIP_OPENMP:-0}" != 1 ]; then
+  bash "$(dirname "$0")/install-kokkos-openmp.sh"
+fi

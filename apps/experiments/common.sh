@@ -1,11 +1,17 @@
 # Sourced by the main job and the experiment scripts: where the build, the data and the results
 # are (fetching the data if it is missing), and how one setting is trained and recorded.
-#   env: BUILD (default build), DATA (default data), OUT (scratch: checkpoints, panels;
-#        default out/experiments), RESULTS (committed CSVs and plots; default
-#        apps/experiments/results)
+#   env: BUILD (default build-openmp when its apps are built, else build), DATA (default
+#        data), OUT (scratch: checkpoints, panels; default out/experiments), RESULTS
+#        (committed CSVs and plots; default apps/experiments/results). OpenMP builds get
+#        Kokkos' recommended OMP_PROC_BIND=spread OMP_PLACES=threads unless they are set.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-build=${BUILD:-$root/build}
+if [ -z "${BUILD:-}" ] && [ -x "$root/build-openmp/apps/bilevel-train" ]; then
+  build=$root/build-openmp
+else
+  build=${BUILD:-$root/build}
+fi
+export OMP_PROC_BIND=${OMP_PROC_BIND:-spread} OMP_PLACES=${OMP_PLACES:-threads}
 data=${DATA:-$root/data}
 scratch=${OUT:-$root/out/experiments}
 results=${RESULTS:-$root/apps/experiments/results}

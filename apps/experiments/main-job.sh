@@ -18,6 +18,7 @@ if [ "${1:-}" = --quick ]; then crr_steps=3 tv_steps=2; shift; fi
 
 common=(--task denoise --sigma 25 --crop 64 --n-train 32 --batch 8 --test-dir "$data/test"
         --train-dir "$data/train" --n-test 0 --test-crop 96 --test-eps 1e-2 --test-interval 40)
+echo "== apps: $build"
 echo "== smoothed TV: alpha and nu by IAdam, $tv_steps steps"
 "$train" "${common[@]}" -r tv -a iadam --alpha0 0.1 --max-steps "$tv_steps" "$@" -o "$out/tv"
 echo "== CRR by ISGD, $crr_steps steps"
