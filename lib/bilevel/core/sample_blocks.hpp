@@ -136,8 +136,7 @@ void per_sample_sum(const char* label, const ExecSpace& space,
         });
     const auto items = blocks.items;
     combine_in_order(
-        label, space, slots, blocks.n, items,
-        KOKKOS_LAMBDA(int s, std::int64_t t) { return s * items + t; }, out);
+        space, slots, blocks.n, items, [=](int s, std::int64_t t) { return s * items + t; }, out);
   } else {
     Kokkos::parallel_reduce(label, blocks.policy(space), PerSampleSum<ExecSpace, Op>(blocks, op),
                             out);

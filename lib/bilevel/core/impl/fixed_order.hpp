@@ -38,19 +38,22 @@ std::vector<double> chunk_partials(const char* label, const ExecSpace& space, st
   return slots;
 }
 
-/// Host-only: out(key) = sum over t < terms of slots[index(key, t)], in increasing t.
+/// Host-only: out(key) = sum over t < terms of slots[index(key, t)], in increasing t. Runs on
+/// the calling thread after the chunks are done: a few hundred additions do not pay for a
+/// second parallel launch.
 template <class ExecSpace, class Index, class Out>
-void combine_in_order(const char* label, const ExecSpace& space, const std::vector<double>& slots,
-                      int keys, std::int64_t terms, const Index& index, const Out& out) {
+void combine_in_order(const ExecSpace& space, const std::vector<double>& slots, int keys,
+                      std::int64_t terms, const Index& index, const Out& out) {
   static_assert(fixed_order_v<ExecSpace>, "bilevel: ordered combination is a host-backend path");
-  const double* const p = slots.data();
-  Kokkos::parallel_for(
-      label, Kokkos::RangePolicy<ExecSpace>(space, 0, keys), KOKKOS_LAMBDA(int k) {
-        double acc = 0;
-        for (std::int64_t t = 0; t < terms; ++t) acc += p[index(k, t)];
-        out(k) = acc;
-      });
-  space.fence();  // the slots die with the caller's scope
+  static_assert(
+      Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Out::memory_space>::accessible,
+      "bilevel: host backends write their sums from the host");
+  space.fence();
+  for (int k = 0; k < keys; ++k) {
+    double acc = 0;
+    for (std::int64_t t = 0; t < terms; ++t) acc += slots[std::size_t(index(k, t))];
+    out(k) = acc;
+  }
 }
 
 /// sum over k < n of f(k) in double, returned to the host (fences). Host backends add fixed

@@ -37,27 +37,32 @@ struct RowChunks {
   explicit RowChunks(const Shape& shape)
       : s(shape), blocks((shape.h + kRowChunk - 1) / kRowChunk) {}
   std::int64_t count() const { return std::int64_t(s.n) * s.c * blocks; }
+  /// The (sample, channel) of a chunk and its rows [i0, i1).
+  struct Rows {
+    int n, c, i0, i1;
+  };
+  KOKKOS_INLINE_FUNCTION Rows rows(std::int64_t chunk) const {
+    const int rb = int(chunk % blocks);
+    const std::int64_t plane = chunk / blocks;
+    const int i1 = (rb + 1) * kRowChunk < s.h ? (rb + 1) * kRowChunk : s.h;
+    return Rows{int(plane / s.c), int(plane % s.c), rb * kRowChunk, i1};
+  }
   /// Calls f(n, c, i, j) over the chunk's pixels in row-major order.
   template <class F>
   KOKKOS_INLINE_FUNCTION void for_each(std::int64_t chunk, const F& f) const {
-    const int rb = int(chunk % blocks);
-    const std::int64_t plane = chunk / blocks;
-    const int c = int(plane % s.c), n = int(plane / s.c);
-    const int i1 = (rb + 1) * kRowChunk < s.h ? (rb + 1) * kRowChunk : s.h;
-    for (int i = rb * kRowChunk; i < i1; ++i)
-      for (int j = 0; j < s.w; ++j) f(n, c, i, j);
+    const Rows r = rows(chunk);
+    for (int i = r.i0; i < r.i1; ++i)
+      for (int j = 0; j < s.w; ++j) f(r.n, r.c, i, j);
   }
   /// Sum of f(n, c, i, j) over the chunk's pixels: eight partial sums along each row (fixed
   /// order) break the add-latency chain, as SampleBlocks::sum does.
   template <class F>
   KOKKOS_INLINE_FUNCTION double sum(std::int64_t chunk, const F& f) const {
-    const int rb = int(chunk % blocks);
-    const std::int64_t plane = chunk / blocks;
-    const int c = int(plane % s.c), n = int(plane / s.c);
-    const int i1 = (rb + 1) * kRowChunk < s.h ? (rb + 1) * kRowChunk : s.h;
+    const Rows r = rows(chunk);
+    const int n = r.n, c = r.c;
     constexpr int lanes = 8;
     double acc[lanes] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (int i = rb * kRowChunk; i < i1; ++i) {
+    for (int i = r.i0; i < r.i1; ++i) {
       int j = 0;
       for (; j + lanes <= s.w; j += lanes)
         for (int u = 0; u < lanes; ++u) acc[u] += f(n, c, i, j + u);
@@ -98,15 +103,15 @@ void row_sums(const char* label, const ExecSpace& space, const Shape& s, const F
     const int nc = s.c, blocks = rc.blocks;
     if constexpr (PerChannel) {
       combine_in_order(
-          label, space, slots, s.c, std::int64_t(s.n) * blocks,
-          KOKKOS_LAMBDA(int c, std::int64_t t) {
+          space, slots, s.c, std::int64_t(s.n) * blocks,
+          [=](int c, std::int64_t t) {
             return (std::int64_t(t / blocks) * nc + c) * blocks + t % blocks;
           },
           out);
     } else {
       combine_in_order(
-          label, space, slots, s.n, std::int64_t(nc) * blocks,
-          KOKKOS_LAMBDA(int n, std::int64_t t) { return std::int64_t(n) * nc * blocks + t; }, out);
+          space, slots, s.n, std::int64_t(nc) * blocks,
+          [=](int n, std::int64_t t) { return std::int64_t(n) * nc * blocks + t; }, out);
     }
   } else {
     Kokkos::parallel_reduce(
@@ -151,8 +156,7 @@ void multi_sum(const char* label, const ExecSpace& space, const Shape& s, unsign
           rc.for_each(chunk, [&](int n, int c, int i, int j) { f(n, c, i, j, acc); });
         });
     combine_in_order(
-        label, space, slots, width, rc.count(),
-        KOKKOS_LAMBDA(int k, std::int64_t t) { return t * width + k; }, out);
+        space, slots, width, rc.count(), [=](int k, std::int64_t t) { return t * width + k; }, out);
   } else {
     Kokkos::parallel_reduce(label,
                             Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(

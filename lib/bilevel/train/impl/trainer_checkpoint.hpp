@@ -27,14 +27,16 @@ std::vector<Scalar> read_scalars(const io::Hdf5File& f, const std::string& name)
   else
     return f.read_doubles(name);
 }
-template <class View, class Vec>
-void upload(const View& v, const Vec& values, const std::string& what, const std::string& path) {
+template <class ExecSpace, class View, class Vec>
+void upload(const ExecSpace& space, const View& v, const Vec& values, const std::string& what,
+            const std::string& path) {
   require(values.size() == v.span(), "checkpoint '", path, "': '", what, "' has ", values.size(),
           " values, expected ", v.span());
   auto h = Kokkos::create_mirror_view(v);
   for (std::size_t k = 0; k < values.size(); ++k)
     h.data()[k] = typename View::non_const_value_type(values[k]);
-  Kokkos::deep_copy(v, h);
+  Kokkos::deep_copy(space, v, h);
+  space.fence();  // h dies here
 }
 inline std::string blocks_string(const std::vector<ParamBlock>& blocks) {
   std::string s;
@@ -108,10 +110,12 @@ void Trainer<Scalar, ExecSpace>::load_checkpoint(const std::string& path) {
   m_reg.set_internal_state(m_space, f.read_doubles("regularizer_state"));
   const auto theta = impl::read_scalars<Scalar>(f, "theta");
   m_reg.set_params(m_space, theta);
-  impl::upload(m_adam.m, impl::read_scalars<Scalar>(f, "adam_m"), "adam_m", path);
-  impl::upload(m_adam.v, impl::read_scalars<Scalar>(f, "adam_v"), "adam_v", path);
-  impl::upload(m_x_cache.storage(), impl::read_scalars<Scalar>(f, "warm_x"), "warm_x", path);
-  impl::upload(m_q_cache.storage(), impl::read_scalars<Scalar>(f, "warm_q"), "warm_q", path);
+  impl::upload(m_space, m_adam.m, impl::read_scalars<Scalar>(f, "adam_m"), "adam_m", path);
+  impl::upload(m_space, m_adam.v, impl::read_scalars<Scalar>(f, "adam_v"), "adam_v", path);
+  impl::upload(m_space, m_x_cache.storage(), impl::read_scalars<Scalar>(f, "warm_x"), "warm_x",
+               path);
+  impl::upload(m_space, m_q_cache.storage(), impl::read_scalars<Scalar>(f, "warm_q"), "warm_q",
+               path);
   const auto flags = [](const std::vector<std::int64_t>& v) {
     return std::vector<char>(v.begin(), v.end());
   };
@@ -127,7 +131,7 @@ void Trainer<Scalar, ExecSpace>::load_checkpoint(const std::string& path) {
   m_hyper.set_constants(f.read_doubles("bound_constants"));
   if (f.has("test_x") && m_test) {
     m_test_x = make_images<Scalar, memory_space>("bilevel::trainer::test_x", m_test->image_shape());
-    impl::upload(m_test_x, impl::read_scalars<Scalar>(f, "test_x"), "test_x", path);
+    impl::upload(m_space, m_test_x, impl::read_scalars<Scalar>(f, "test_x"), "test_x", path);
   }
 }
 
