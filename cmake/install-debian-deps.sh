@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Bilevel needs to build, test and benchmark on Debian 12: the compiler and CMake,
 # Kokkos 3.4 and Kokkos Kernels from Debian's Trilinos packages (Serial backend), stb_image,
-# CLI11, nlohmann-json, HDF5, GoogleTest and Google Benchmark; then builds Kokkos 3.4.01 with
+# CLI11, nlohmann-json, HDF5, GoogleTest, Google Benchmark and clang-format (the style test); then builds Kokkos 3.4.01 with
 # OpenMP from Debian's trilinos source package (install-kokkos-openmp.sh, cached). Runs
 # apt-get as root (through sudo if needed). BILEVEL_SKIP_OPENMP=1 skips the OpenMP Kokkos.
 set -euo pipefail
@@ -9,7 +9,7 @@ packages=(
   build-essential cmake git ca-certificates
   libtrilinos-kokkos-dev libtrilinos-kokkos-kernels-dev
   libstb-dev libcli11-dev nlohmann-json3-dev libhdf5-dev
-  libgtest-dev libbenchmark-dev
+  libgtest-dev libbenchmark-dev clang-format
 )
 as_root=()
 if [ "$(id -u)" != 0 ]; then

@@ -67,7 +67,8 @@ int main(int argc, char** argv) {
       "  bilevel-degrade --input data/test\n"
       "  bilevel-degrade --input my_photos --sigma 15 --crop 128 --channels grey --output out\n");
   app.add_option("-i,--input", opt.input, "folder of PNG/JPEG images")->capture_default_str();
-  bilevel::apps::add_output_option(app, opt.output, "folder for <name>_clean.png and <name>_measured.png");
+  bilevel::apps::add_output_option(app, opt.output,
+                                   "folder for <name>_clean.png and <name>_measured.png");
   app.add_option("--sigma", opt.sigma, "noise standard deviation on the 0-255 scale")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 255.0));
@@ -81,7 +82,6 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--seed", opt.seed, "noise seed")->capture_default_str();
   bilevel::apps::add_precision_option(app, opt.precision);
-  return bilevel::apps::run_app(app, argc, argv, opt.precision, [&](auto scalar) {
-    run<decltype(scalar)>(opt);
-  });
+  return bilevel::apps::run_app(app, argc, argv, opt.precision,
+                                [&](auto scalar) { run<decltype(scalar)>(opt); });
 }

@@ -81,6 +81,7 @@ void hypergrad(const Options& o) {
     f.write("theta", host_doubles(reg->params()));
     f.write("scalars", std::vector<double>{o.eps, o.delta, r.loss, r.bound, double(r.lower_cost),
                                            double(r.linear_cost)});
+    f.commit();
     return true;
   });
   double zn = 0;

@@ -8,8 +8,9 @@
 
 int main(int argc, char** argv) {
   bilevel::apps::TrainSettings s;
-  CLI::App app{"Learns a regularizer by bilevel optimisation with inexact stochastic hypergradients.",
-               "bilevel-train"};
+  CLI::App app{
+      "Learns a regularizer by bilevel optimisation with inexact stochastic hypergradients.",
+      "bilevel-train"};
   bilevel::apps::last_option_wins(app);
   app.footer(
       "Examples:\n"

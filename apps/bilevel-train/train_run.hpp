@@ -3,10 +3,11 @@
 // (restoring a checkpoint on --resume), then step with a progress line, a CSV row and a
 // checkpoint per step, and finish with the test evaluation, PNG panels and summary.json.
 
+#include <algorithm>
+#include <bilevel-train/train_settings.hpp>
 #include <bilevel/bilevel.hpp>
 #include <bilevel/train/model.hpp>
 #include <bilevel/train/trainer.hpp>
-#include <bilevel-train/train_settings.hpp>
 #include <common/app_main.hpp>
 #include <common/build_info.hpp>
 #include <common/csv_log.hpp>
@@ -14,7 +15,6 @@
 #include <common/output_folder.hpp>
 #include <common/progress.hpp>
 #include <common/settings_json.hpp>
-#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -52,9 +52,11 @@ void train(const TrainSettings& s, const std::string& settings_ini) {
   // Inputs first: nothing is written until all of them have been read and checked.
   require(s.budget > 0 || s.max_steps > 0 || s.max_seconds > 0,
           "no stopping rule: give --budget, --max-steps or --max-seconds");
-  const bool stochastic = s.algorithm == "isgd" || s.algorithm == "iadam";
-  require(!stochastic || s.batch <= s.data.n_train, "--batch ", s.batch, " is larger than --n-train ",
-          s.data.n_train);
+  const TrainOptions opt0 = s.train_options();
+  const bool stochastic =
+      !make_method<Scalar, Exec>(opt0.method, opt0.schedule, opt0.method_options)->full_batch();
+  require(!stochastic || s.batch <= s.data.n_train, "--batch ", s.batch,
+          " is larger than --n-train ", s.data.n_train);
   const HostSet train_host = s.data.training_set();
   const HostSet test_host = s.data.test_set();
   const TaskSpec task = s.data.task_spec();
@@ -63,7 +65,7 @@ void train(const TrainSettings& s, const std::string& settings_ini) {
   TaskData<Scalar, Exec> train(space, task, io::to_device<Scalar>(train_host.images, "train"), 0);
   TaskData<Scalar, Exec> test(space, task, io::to_device<Scalar>(test_host.images, "test"),
                               kTestIdOffset);
-  TrainOptions opt = s.train_options();
+  TrainOptions opt = opt0;
   opt.checkpoint_attributes = {{model_attribute(), spec.to_string()}};
   Trainer<Scalar, Exec> trainer(space, *reg, train, &test, opt);
   if (!s.resume.empty()) trainer.load_checkpoint(s.resume);
@@ -79,12 +81,12 @@ void train(const TrainSettings& s, const std::string& settings_ini) {
   const long k0 = trainer.iteration(), c0 = trainer.cost();
   const double f0 = fraction_done(c0, s.budget, k0, s.max_steps, 0, s.max_seconds);
   if (!s.quiet)
-    std::printf("bilevel-train: %s %s, %s on %d crops %dx%d (test: %d images %dx%d), %s, %s\n",
-                regularizer_name(spec.kind).c_str(), task_name(task.kind).c_str(),
-                s.algorithm.c_str(), train.size(), s.data.crop, s.data.crop, test.size(),
-                s.data.test_crop, s.data.test_crop, s.precision.c_str(),
-                s.resume.empty() ? "fresh start"
-                                 : ("resumed at step " + std::to_string(k0)).c_str());
+    std::printf(
+        "bilevel-train: %s %s, %s on %d crops %dx%d (test: %d images %dx%d), %s, %s\n",
+        regularizer_name(spec.kind).c_str(), task_name(task.kind).c_str(), s.algorithm.c_str(),
+        train.size(), s.data.crop, s.data.crop, test.size(), s.data.test_crop, s.data.test_crop,
+        s.precision.c_str(),
+        s.resume.empty() ? "fresh start" : ("resumed at step " + std::to_string(k0)).c_str());
   StepRecord last;
   while (!trainer.done()) {
     last = trainer.step();
@@ -95,10 +97,10 @@ void train(const TrainSettings& s, const std::string& settings_ini) {
     if ((last.k + 1) % s.checkpoint_interval == 0 || trainer.done() || stop)
       trainer.save_checkpoint(checkpoint);
     if (!s.quiet)
-      print_progress(last, s,
-                     fraction_done(last.cost, s.budget, last.k + 1, s.max_steps, last.seconds,
-                                   s.max_seconds),
-                     f0);
+      print_progress(
+          last, s,
+          fraction_done(last.cost, s.budget, last.k + 1, s.max_steps, last.seconds, s.max_seconds),
+          f0);
     if (stop)
       throw Interrupted("interrupted after step " + std::to_string(last.k) +
                         "; continue with the same options and --resume " + checkpoint);

@@ -4,12 +4,16 @@
 // fixed step (alpha0 = 1e-2) and accuracy schedule (eps0 = 1e-2, p = 0.5); the main job's
 // faster choices are spelled out in apps/experiments/main-job.sh.
 
+#include <bilevel/optim/methods.hpp>
 #include <bilevel/train/trainer.hpp>
 #include <common/app_main.hpp>
 #include <common/data_options.hpp>
 #include <common/model_options.hpp>
 #include <common/validators.hpp>
 #include <string>
+#include <vector>
+
+#include "method_cli.hpp"
 
 namespace bilevel::apps {
 
@@ -17,6 +21,7 @@ struct TrainSettings {
   DataOptions data;
   ModelOptions model;
   std::string algorithm = "isgd";
+  std::vector<std::string> method_options;  // NAME=VALUE, the method's own tunables
   double alpha0 = 1e-2, q = 0;
   double eps0 = 1e-2, p = 0.5;
   std::string decay = "polynomial";
@@ -37,9 +42,13 @@ struct TrainSettings {
   void add_options(CLI::App& app) {
     data.add_options(app, true);
     model.add_options(app);
-    app.add_option("-a,--algorithm", algorithm, "isgd, iadam, maid or hoag")
+    app.add_option("-a,--algorithm", algorithm, method_list())
         ->capture_default_str()
-        ->check(CLI::IsMember({"isgd", "iadam", "maid", "hoag"}));
+        ->check(CLI::IsMember(method_names()));
+    app.add_option(
+           "--method-option", method_options,
+           "NAME=VALUE: one of the method's own options (repeatable); " + method_option_list())
+        ->check(name_equals_number());
     app.add_option("--alpha0", alpha0, "step size alpha_k = alpha0 (k+1)^-q")
         ->capture_default_str()
         ->check(finite_positive());
@@ -70,7 +79,8 @@ struct TrainSettings {
     app.add_option("--max-seconds", max_seconds, "stop after this wall time (0: none)")
         ->capture_default_str()
         ->check(finite_in(0, 1e9));
-    app.add_option("--test-interval", test_interval, "steps between test PSNRs (0: only at the end)")
+    app.add_option("--test-interval", test_interval,
+                   "steps between test PSNRs (0: only at the end)")
         ->capture_default_str()
         ->check(CLI::NonNegativeNumber);
     app.add_option("--test-eps", test_eps, "accuracy of the test reconstructions")
@@ -90,12 +100,13 @@ struct TrainSettings {
 
   TrainOptions train_options() const {
     TrainOptions o;
-    o.algorithm = parse_algorithm(algorithm);
+    o.method = algorithm;
+    o.method_options = parse_method_options(method_options);
     o.batch_size = batch;
     o.seed = data.seed;
-    o.step = {alpha0, q};
-    o.accuracy = {eps0, p, parse_accuracy_decay(decay)};
-    o.delta_factor = delta_factor;
+    o.schedule.step = {alpha0, q};
+    o.schedule.accuracy = {eps0, p, parse_accuracy_decay(decay)};
+    o.schedule.delta_factor = delta_factor;
     o.cost_budget = budget;
     o.max_steps = max_steps;
     o.max_seconds = max_seconds;

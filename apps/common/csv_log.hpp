@@ -12,7 +12,8 @@ namespace bilevel::apps {
 
 class CsvLog {
  public:
-  CsvLog(std::string path, std::string header) : m_path(std::move(path)), m_header(std::move(header)) {}
+  CsvLog(std::string path, std::string header)
+      : m_path(std::move(path)), m_header(std::move(header)) {}
 
   /// Keeps the rows of an existing log whose first field (the step) is below `k`.
   void resume(long k) {

@@ -91,8 +91,7 @@ struct DataOptions {
     const auto folder = io::load_folder(test_dir, io_channels(), n_test);
     HostSet s;
     s.images = io::centre_crops(folder.images, test_crop, test_crop);
-    for (const auto& p : folder.paths)
-      s.names.push_back(std::filesystem::path(p).stem().string());
+    for (const auto& p : folder.paths) s.names.push_back(std::filesystem::path(p).stem().string());
     return s;
   }
 };

@@ -13,8 +13,8 @@ namespace bilevel::apps {
 inline HostSet read_images(const std::vector<std::string>& args, io::Channels channels) {
   HostSet s;
   for (const auto& a : args) {
-    const auto files = std::filesystem::is_directory(a) ? io::list_images(a)
-                                                        : std::vector<std::string>{a};
+    const auto files =
+        std::filesystem::is_directory(a) ? io::list_images(a) : std::vector<std::string>{a};
     for (const auto& f : files) {
       s.images.push_back(io::read_image(f, channels));
       s.names.push_back(std::filesystem::path(f).stem().string());

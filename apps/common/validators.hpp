@@ -16,19 +16,25 @@ inline std::string number(double v) {
   return s.str();
 }
 
+/// Parses the whole of `s` as a finite number into v; returns what is wrong, or "".
+inline std::string parse_finite(const std::string& s, double& v) {
+  try {
+    std::size_t used = 0;
+    v = std::stod(s, &used);
+    if (used != s.size()) return "'" + s + "' is not a number";
+  } catch (const std::exception&) {
+    return "'" + s + "' is not a number";
+  }
+  if (!std::isfinite(v)) return "'" + s + "' is not a finite number";
+  return {};
+}
+
 /// A finite real number in [lo, hi].
 inline CLI::Validator finite_in(double lo, double hi) {
   return CLI::Validator(
       [lo, hi](std::string& s) -> std::string {
         double v = 0;
-        try {
-          std::size_t used = 0;
-          v = std::stod(s, &used);
-          if (used != s.size()) return "'" + s + "' is not a number";
-        } catch (const std::exception&) {
-          return "'" + s + "' is not a number";
-        }
-        if (!std::isfinite(v)) return "'" + s + "' is not a finite number";
+        if (auto bad = parse_finite(s, v); !bad.empty()) return bad;
         if (v < lo || v > hi)
           return "'" + s + "' is outside [" + number(lo) + ", " + number(hi) + "]";
         return {};
@@ -39,6 +45,18 @@ inline CLI::Validator finite_in(double lo, double hi) {
 /// A finite positive real number.
 inline CLI::Validator finite_positive() {
   return finite_in(std::numeric_limits<double>::min(), std::numeric_limits<double>::max());
+}
+
+/// NAME=VALUE with a non-empty name and a finite number.
+inline CLI::Validator name_equals_number() {
+  return CLI::Validator(
+      [](std::string& s) -> std::string {
+        const auto eq = s.find('=');
+        if (eq == std::string::npos || eq == 0) return "'" + s + "' is not NAME=VALUE";
+        double v = 0;
+        return parse_finite(s.substr(eq + 1), v);
+      },
+      "NAME=VALUE");
 }
 
 }  // namespace bilevel::apps

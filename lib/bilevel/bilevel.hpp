@@ -1,16 +1,55 @@
 #pragma once
 /// \file
-/// Umbrella header: everything a user of Bilevel needs.
+/// Umbrella header: every public header of Bilevel (tests/headers checks that it lists them all
+/// and that each also compiles on its own).
 
 #include <bilevel/config.hpp>
+#include <bilevel/conv/conv2d.hpp>
 #include <bilevel/core/blas1.hpp>
 #include <bilevel/core/error.hpp>
 #include <bilevel/core/kokkos_compat.hpp>
 #include <bilevel/core/metrics.hpp>
 #include <bilevel/core/noise.hpp>
 #include <bilevel/core/random.hpp>
+#include <bilevel/core/sample_blocks.hpp>
 #include <bilevel/core/views.hpp>
 #include <bilevel/io/atomic_file.hpp>
 #include <bilevel/io/batch.hpp>
 #include <bilevel/io/dataset.hpp>
+#include <bilevel/io/hdf5_file.hpp>
 #include <bilevel/io/image.hpp>
+#include <bilevel/operators/blur.hpp>
+#include <bilevel/operators/forward_operator.hpp>
+#include <bilevel/operators/identity.hpp>
+#include <bilevel/operators/mask.hpp>
+#include <bilevel/operators/measurement.hpp>
+#include <bilevel/optim/hoag.hpp>
+#include <bilevel/optim/iadam.hpp>
+#include <bilevel/optim/isgd.hpp>
+#include <bilevel/optim/maid.hpp>
+#include <bilevel/optim/methods.hpp>
+#include <bilevel/optim/parameter_updates.hpp>
+#include <bilevel/optim/schedules.hpp>
+#include <bilevel/optim/upper_level_method.hpp>
+#include <bilevel/potentials/huber.hpp>
+#include <bilevel/potentials/log_cosh.hpp>
+#include <bilevel/potentials/ridge_potential.hpp>
+#include <bilevel/potentials/smoothed_clipped_relu.hpp>
+#include <bilevel/potentials/smoothed_l1.hpp>
+#include <bilevel/regularizers/crr.hpp>
+#include <bilevel/regularizers/foe.hpp>
+#include <bilevel/regularizers/icnn.hpp>
+#include <bilevel/regularizers/regularizer.hpp>
+#include <bilevel/regularizers/tv.hpp>
+#include <bilevel/solvers/cg.hpp>
+#include <bilevel/solvers/hypergradient.hpp>
+#include <bilevel/solvers/lanczos.hpp>
+#include <bilevel/solvers/lower_level.hpp>
+#include <bilevel/solvers/nmapg.hpp>
+#include <bilevel/solvers/symmetric_eigen.hpp>
+#include <bilevel/solvers/warm_start.hpp>
+#include <bilevel/train/batch_sampler.hpp>
+#include <bilevel/train/evaluator.hpp>
+#include <bilevel/train/model.hpp>
+#include <bilevel/train/task.hpp>
+#include <bilevel/train/trainer.hpp>

@@ -25,8 +25,8 @@ void isgd_step(benchmark::State& state, Shape s) {
   ConvexRidge<S> crr(DefaultExecSpace(), s.c, co);
   TrainOptions o;
   o.batch_size = s.n;
-  o.step = {1e-2, 0};
-  o.accuracy = {1e-2, 0, AccuracyDecay::polynomial};
+  o.schedule.step = {1e-2, 0};
+  o.schedule.accuracy = {1e-2, 0, AccuracyDecay::polynomial};
   o.report_bound = false;  // the split below is the hypergradient itself
   Trainer<S> trainer(DefaultExecSpace(), crr, data, nullptr, o);
   double lower = 0, linear = 0, mixed = 0;

@@ -124,7 +124,7 @@ void isgd_steps(const std::string& t) {
   ConvexRidge<S> crr(space, 3, co, 4);
   TrainOptions o;
   o.batch_size = 3;
-  o.step = {2e-2, 0};
+  o.schedule.step = {2e-2, 0};
   o.test_interval = 3;
   o.test_eps = 1e-2;
   Trainer<S> trainer(space, crr, train, &test, o);

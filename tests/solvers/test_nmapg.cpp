@@ -6,6 +6,7 @@
 #include <bilevel/regularizers/foe.hpp>
 #include <bilevel/regularizers/tv.hpp>
 #include <bilevel/solvers/nmapg.hpp>
+#include <limits>
 
 #include "../test_utils.hpp"
 
@@ -129,6 +130,22 @@ TEST(Nmapg, RelativeStepRuleAndNonFiniteInput) {
   expect_error([&] { solver.solve(DefaultExecSpace(), h, x, 1e-6); }, "sample 0 is not finite");
   MaskOperator<double> mask = MaskOperator<double>::bernoulli(DefaultExecSpace(), s, 0.5, 1);
   expect_error([&] { LowerLevelProblem<double> bad(mask, tv, y); }, "not strongly convex");
+}
+
+TEST(Nmapg, NamesTheFirstNonFiniteSample) {
+  const Shape s{4, 1, 8, 8};
+  auto y = random_images<double>(s, 3);
+  auto hy = host_copy(y);
+  hy(1, 0, 2, 2) = std::nan("");
+  hy(3, 0, 5, 5) = std::numeric_limits<double>::infinity();
+  Kokkos::deep_copy(y, hy);
+  SmoothedTV<double> tv(DefaultExecSpace(), 1);
+  IdentityOperator<double> id;
+  LowerLevelProblem<double> h(id, tv, y);
+  auto x = make_images<double>("x", s);
+  Kokkos::deep_copy(x, 0.5);
+  Nmapg<double> solver{NmapgOptions{}};
+  expect_error([&] { solver.solve(DefaultExecSpace(), h, x, 1e-6); }, "sample 1 is not finite");
 }
 
 TEST(Nmapg, FloatSolvesToFloatAccuracy) {

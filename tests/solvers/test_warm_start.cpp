@@ -6,7 +6,7 @@ namespace bilevel::test {
 namespace {
 
 TEST(WarmStartCache, StoresBySampleIdAndFallsBackForNewIds) {
-  WarmStartCache<double> cache({5, 2, 3, 4});
+  WarmStartCache<double> cache(DefaultExecSpace(), {5, 2, 3, 4});
   auto a = random_images<double>({2, 2, 3, 4}, 1),
        fallback = random_images<double>({2, 2, 3, 4}, 2);
   cache.scatter(DefaultExecSpace(), {4, 1}, a);
@@ -26,6 +26,12 @@ TEST(WarmStartCache, StoresBySampleIdAndFallsBackForNewIds) {
       },
       "sample id 7 outside 0..4");
   expect_error([&] { cache.scatter(DefaultExecSpace(), {0}, a); }, "1 ids for a batch of 2");
+  // Slots never stored hold zeros (they go into checkpoints as they are).
+  auto hs = host_copy(cache.storage());
+  for (int id : {0, 2, 3})
+    for (int c = 0; c < 2; ++c)
+      for (int i = 0; i < 3; ++i)
+        for (int j = 0; j < 4; ++j) EXPECT_EQ(hs(id, c, i, j), 0.0) << "slot " << id;
 }
 
 }  // namespace

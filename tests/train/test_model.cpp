@@ -56,7 +56,9 @@ TEST(ModelSpec, EveryKindRoundTripsAndBuildsItsRegularizer) {
     EXPECT_EQ(back.to_string(), m.to_string()) << kind;
     auto reg = make_regularizer<double>(DefaultExecSpace(), back);
     EXPECT_EQ(reg->name(), kind);
-    if (m.kind == RegularizerKind::foe) EXPECT_EQ(reg->num_params(), 4 * 3 * 25 + 4 + 1);
+    if (m.kind == RegularizerKind::foe) {
+      EXPECT_EQ(reg->num_params(), 4 * 3 * 25 + 4 + 1);
+    }
   }
 }
 

@@ -82,8 +82,8 @@ TEST(Trainer, IsgdWithDecayingStepAndAccuracyConverges) {
   const double d0 = qp.distance();
   TrainOptions o;
   o.batch_size = 4;
-  o.step = {0.5 / qp.lmax, 0.6};
-  o.accuracy = {1e-2, 1.0, AccuracyDecay::polynomial};
+  o.schedule.step = {0.5 / qp.lmax, 0.6};
+  o.schedule.accuracy = {1e-2, 1.0, AccuracyDecay::polynomial};
   o.max_steps = 1500;
   Trainer<double> t(DefaultExecSpace(), qp.reg, qp.data, nullptr, o);
   t.run();
@@ -95,10 +95,10 @@ TEST(Trainer, IadamConverges) {
   Quadratic qp;
   const double d0 = qp.distance();
   TrainOptions o;
-  o.algorithm = Algorithm::iadam;
+  o.method = "iadam";
   o.batch_size = 8;  // all samples: Adam's sign-like steps then decay to theta* without batch noise
-  o.step = {0.05, 0.5};
-  o.accuracy = {1e-2, 1.0, AccuracyDecay::polynomial};
+  o.schedule.step = {0.05, 0.5};
+  o.schedule.accuracy = {1e-2, 1.0, AccuracyDecay::polynomial};
   o.max_steps = 1500;
   Trainer<double> t(DefaultExecSpace(), qp.reg, qp.data, nullptr, o);
   t.run();
@@ -110,9 +110,9 @@ TEST(Trainer, HoagConverges) {
   Quadratic qp;
   const double d0 = qp.distance();
   TrainOptions o;
-  o.algorithm = Algorithm::hoag;
-  o.step = {0.5 / qp.lmax, 0};
-  o.accuracy = {1e-2, 0.7, AccuracyDecay::geometric};
+  o.method = "hoag";
+  o.schedule.step = {0.5 / qp.lmax, 0};
+  o.schedule.accuracy = {1e-2, 0.7, AccuracyDecay::geometric};
   o.max_steps = 400;
   Trainer<double> t(DefaultExecSpace(), qp.reg, qp.data, nullptr, o);
   t.run();
@@ -124,9 +124,9 @@ TEST(Trainer, MaidAcceptedStepsDecreaseTheTrueLossMonotonically) {
   Quadratic qp;
   const double d0 = qp.distance();
   TrainOptions o;
-  o.algorithm = Algorithm::maid;
-  o.step = {1.0, 0};
-  o.accuracy = {1e-1, 0, AccuracyDecay::polynomial};
+  o.method = "maid";
+  o.schedule.step = {1.0, 0};
+  o.schedule.accuracy = {1e-1, 0, AccuracyDecay::polynomial};
   o.max_steps = 8;
   Trainer<double> t(DefaultExecSpace(), qp.reg, qp.data, nullptr, o);
   double previous = qp.true_loss();
@@ -147,7 +147,7 @@ TEST(Trainer, CostBudgetStopsAtTheFirstStepReachingIt) {
   Quadratic qp;
   TrainOptions o;
   o.batch_size = 2;
-  o.step = {0.1 / qp.lmax, 0};
+  o.schedule.step = {0.1 / qp.lmax, 0};
   o.cost_budget = 500;
   Trainer<double> t(DefaultExecSpace(), qp.reg, qp.data, nullptr, o);
   const auto steps = t.run();
@@ -163,7 +163,7 @@ TEST(Trainer, WallTimeAndStepLimitsStopTheRun) {
   Quadratic qp;
   TrainOptions o;
   o.batch_size = 2;
-  o.step = {0.1 / qp.lmax, 0};
+  o.schedule.step = {0.1 / qp.lmax, 0};
   o.max_seconds = 1e-9;  // the clock starts with the trainer: already over before any step
   Trainer<double> t(DefaultExecSpace(), qp.reg, qp.data, nullptr, o);
   EXPECT_EQ(t.run().size(), 0u);
@@ -203,10 +203,10 @@ TEST(Trainer, TvDenoisingTrainingRaisesTestPsnr) {
   SmoothedTV<double> tv(DefaultExecSpace(), 1);
   tv.set(DefaultExecSpace(), 0.005, 0.01);
   TrainOptions o;
-  o.algorithm = Algorithm::iadam;
+  o.method = "iadam";
   o.batch_size = 3;
-  o.step = {0.2, 0};
-  o.accuracy = {1e-3, 0, AccuracyDecay::polynomial};
+  o.schedule.step = {0.2, 0};
+  o.schedule.accuracy = {1e-3, 0, AccuracyDecay::polynomial};
   o.max_steps = 30;
   o.test_interval = 30;
   Trainer<double> t(DefaultExecSpace(), tv, train, &test, o);

@@ -1,3 +1,4 @@
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <bilevel/core/error.hpp>
@@ -6,7 +7,6 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 
 namespace bilevel::io {
 
@@ -24,6 +24,13 @@ void write_atomically(const std::string& path,
   bool ok = false;
   try {
     ok = write(temp.string());
+  } catch (const Error& e) {  // name the file the user asked for, not the temporary
+    fs::remove(temp, ec);
+    std::string message = e.what();
+    for (auto at = message.find(temp.string()); at != std::string::npos;
+         at = message.find(temp.string(), at + path.size()))
+      message.replace(at, temp.string().size(), path);
+    throw Error(message);
   } catch (...) {
     fs::remove(temp, ec);
     throw;
@@ -39,12 +46,30 @@ void write_atomically(const std::string& path,
   }
 }
 
+void write_bytes(const std::string& path, const void* data, std::size_t size) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  require(fd >= 0, "cannot write '", path, "': ", std::strerror(errno));
+  const char* p = static_cast<const char*>(data);
+  std::size_t left = size;
+  int err = 0;
+  while (left > 0 && err == 0) {
+    const ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      err = n < 0 ? errno : EIO;
+      break;
+    }
+    p += n, left -= std::size_t(n);
+  }
+  if (err == 0 && ::fsync(fd) != 0) err = errno;  // delayed allocation errors surface here
+  if (::close(fd) != 0 && err == 0) err = errno;
+  require(err == 0, "cannot write '", path, "': ", std::strerror(err));
+}
+
 void write_text_atomically(const std::string& path, const std::string& text) {
   write_atomically(path, [&](const std::string& temp) {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    return bool(out);
+    write_bytes(temp, text.data(), text.size());
+    return true;
   });
 }
 

@@ -3,6 +3,7 @@
 /// Atomic file output: write to a temporary file beside the target, then rename over it, so a
 /// reader (or a crash, or Ctrl-C) never sees a half-written file.
 
+#include <cstddef>
 #include <functional>
 #include <string>
 
@@ -16,5 +17,10 @@ void write_atomically(const std::string& path,
 
 /// \brief Writes `text` to `path` atomically.
 void write_text_atomically(const std::string& path, const std::string& text);
+
+/// \brief Writes `size` bytes to the new file `path` and makes them durable (fsync), checking
+/// every call: a full disk or an I/O error throws bilevel::Error naming `path` and the cause
+/// (the partial file is left for the caller, normally write_atomically, to remove).
+void write_bytes(const std::string& path, const void* data, std::size_t size);
 
 }  // namespace bilevel::io

@@ -1,6 +1,7 @@
 #include <hdf5.h>
 
 #include <bilevel/core/error.hpp>
+#include <bilevel/io/atomic_file.hpp>
 #include <bilevel/io/hdf5_file.hpp>
 #include <numeric>
 
@@ -64,7 +65,13 @@ std::vector<T> read_dataset(hid_t file, const std::string& path, const std::stri
 Hdf5File::Hdf5File(const std::string& path, Mode mode) : m_path(path) {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors are reported as bilevel::Error
   if (mode == Mode::create) {
-    m_file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    // In memory, no backing store: the bytes reach the disk only through commit()'s checked
+    // writes, so a full disk can neither cut a file HDF5 thinks is written nor leave HDF5
+    // holding a half-closed file.
+    Closer fapl{H5Pcreate(H5P_FILE_ACCESS), H5Pclose};
+    require(fapl.id >= 0 && H5Pset_fapl_core(fapl.id, 1 << 20, 0) >= 0, "cannot create '", path,
+            "': HDF5 core driver unavailable");
+    m_file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id);
     require(m_file >= 0, "cannot create checkpoint '", path, "'");
   } else {
 #if H5_VERSION_GE(1, 12, 0)
@@ -80,6 +87,20 @@ Hdf5File::Hdf5File(const std::string& path, Mode mode) : m_path(path) {
 
 Hdf5File::~Hdf5File() {
   if (m_file >= 0) H5Fclose(hid_t(m_file));
+}
+
+void Hdf5File::commit() {
+  require(m_file >= 0, "cannot write '", m_path, "': the file is already closed");
+  const hid_t file = hid_t(m_file);
+  require(H5Fflush(file, H5F_SCOPE_GLOBAL) >= 0, "cannot write '", m_path, "': HDF5 flush failed");
+  const ssize_t size = H5Fget_file_image(file, nullptr, 0);
+  require(size > 0, "cannot write '", m_path, "': no HDF5 file image");
+  std::vector<unsigned char> image(static_cast<std::size_t>(size));
+  require(H5Fget_file_image(file, image.data(), image.size()) == size, "cannot write '", m_path,
+          "': HDF5 file image incomplete");
+  m_file = -1;
+  require(H5Fclose(file) >= 0, "cannot write '", m_path, "': HDF5 close failed");
+  write_bytes(m_path, image.data(), image.size());
 }
 
 void Hdf5File::write(const std::string& name, const std::vector<double>& d,

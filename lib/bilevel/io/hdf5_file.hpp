@@ -2,7 +2,8 @@
 /// \file
 /// A small HDF5 file wrapper for checkpoints: named datasets of doubles, floats and 64-bit
 /// integers (with their shape) and string attributes on the root group. Errors become
-/// bilevel::Error naming the file and the item; HDF5's own error printing is silenced.
+/// bilevel::Error naming the file and the item; HDF5's own error printing is silenced. New
+/// files are built in memory (HDF5's core driver) and written out by commit().
 
 #include <cstdint>
 #include <memory>
@@ -14,7 +15,8 @@ namespace bilevel::io {
 class Hdf5File {
  public:
   enum class Mode { create, read };
-  /// Creates (truncating) or opens a file. Throws if it cannot, e.g. "not an HDF5 file".
+  /// Opens a file for reading, or starts a new one for `path` in memory: nothing reaches the
+  /// disk until commit(). Throws if it cannot, e.g. "not an HDF5 file".
   Hdf5File(const std::string& path, Mode mode);
   ~Hdf5File();
   Hdf5File(const Hdf5File&) = delete;
@@ -26,6 +28,10 @@ class Hdf5File {
              const std::vector<std::uint64_t>& shape = {});
   void write(const std::string& name, const std::vector<std::int64_t>& data);
   void write_attribute(const std::string& name, const std::string& value);
+  /// Mode::create: writes the finished file to its path through checked, fsynced writes and
+  /// closes it (a full disk throws naming the path and the cause; HDF5 never writes the disk
+  /// itself). A file destroyed without commit() writes nothing.
+  void commit();
 
   bool has(const std::string& name) const;
   bool has_attribute(const std::string& name) const;

@@ -55,9 +55,20 @@ void write_png(const std::string& path, const HostImage& image) {
     for (int j = 0; j < image.w; ++j)
       for (int k = 0; k < image.c; ++k)
         bytes[(std::size_t(i) * image.w + j) * image.c + k] = to_byte(image(k, i, j));
+  // Encoded in memory and written through checked calls: stbi_write_png ignores fwrite errors
+  // and would leave a cut PNG on a full disk.
+  std::vector<unsigned char> png;
+  const auto append = [](void* out, void* data, int size) {
+    auto* v = static_cast<std::vector<unsigned char>*>(out);
+    const auto* d = static_cast<const unsigned char*>(data);
+    v->insert(v->end(), d, d + size);
+  };
+  require(stbi_write_png_to_func(append, &png, image.w, image.h, image.c, bytes.data(),
+                                 image.w * image.c) != 0,
+          "cannot write '", path, "': PNG encoding failed");
   write_atomically(path, [&](const std::string& temp) {
-    return stbi_write_png(temp.c_str(), image.w, image.h, image.c, bytes.data(),
-                          image.w * image.c) != 0;
+    write_bytes(temp, png.data(), png.size());
+    return true;
   });
 }
 

@@ -20,6 +20,20 @@ void sgd_update(const ExecSpace& space, const Theta& theta, const Z& z, double a
       KOKKOS_LAMBDA(std::int64_t k) { theta(k) -= Scalar(alpha) * z(k); });
 }
 
+/// \brief out <- theta - alpha z, evaluated in double and rounded once (MAID's trial points,
+/// which leave theta itself untouched).
+template <class ExecSpace, class Out, class Theta, class Z>
+void sgd_step_into(const ExecSpace& space, const Out& out, const Theta& theta, const Z& z,
+                   double alpha) {
+  require(out.extent(0) == theta.extent(0) && theta.extent(0) == z.extent(0),
+          "bilevel::sgd_step_into: output, theta and hypergradient differ in length (",
+          out.extent(0), ", ", theta.extent(0), ", ", z.extent(0), ")");
+  using Scalar = typename Out::non_const_value_type;
+  Kokkos::parallel_for(
+      "bilevel::optim::sgd_trial", Kokkos::RangePolicy<ExecSpace>(space, 0, out.extent(0)),
+      KOKKOS_LAMBDA(std::int64_t k) { out(k) = Scalar(double(theta(k)) - alpha * double(z(k))); });
+}
+
 /// \brief Adam's moments (first m, second v) and step count, on the device.
 template <class Scalar, class MemorySpace = DefaultMemSpace>
 struct AdamState {

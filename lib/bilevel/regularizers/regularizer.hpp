@@ -135,15 +135,17 @@ class Regularizer {
   }
   /// Throws naming the first non-finite entry of theta.
   void require_finite(const ExecSpace& space, const ConstParams& theta) const {
-    std::int64_t bad = -1;
+    // The first non-finite entry: a Min whose identity (the largest index) means "none".
+    const std::int64_t n = std::int64_t(theta.extent(0));
+    std::int64_t bad = n;
     Kokkos::parallel_reduce(
         "bilevel::regularizer::check_finite",
-        Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, theta.extent(0)),
+        Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, n),
         KOKKOS_LAMBDA(std::int64_t k, std::int64_t & first) {
-          if (!math::isfinite(double(theta(k))) && (first < 0 || k < first)) first = k;
+          if (!math::isfinite(double(theta(k))) && k < first) first = k;
         },
-        Kokkos::Max<std::int64_t>(bad));
-    require(bad < 0, "bilevel::", name(), "::set_params: parameter ", bad, " is not finite");
+        Kokkos::Min<std::int64_t>(bad));
+    require(bad >= n, "bilevel::", name(), "::set_params: parameter ", bad, " is not finite");
   }
   /// Enforces the constraints on theta in place (default: none).
   virtual void project(const ExecSpace&) {}

@@ -39,6 +39,22 @@ struct HypergradientOptions {
   double lipschitz_jacobian = -1;  ///< L_J; negative: secant estimate
 };
 
+/// \brief The constants of the error bound (DESIGN.md section 5): |J| = |d_theta grad_x R|,
+/// the Lipschitz constants L_H of the Hessian and L_J of J in x, and whether they have been
+/// estimated yet.
+struct BoundConstants {
+  double jacobian_norm = 0, lipschitz_hessian = 0, lipschitz_jacobian = 0;
+  bool estimated = false;
+  /// As checkpoints store them: |J|, L_H, L_J, estimated (1 or 0).
+  std::vector<double> to_vector() const {
+    return {jacobian_norm, lipschitz_hessian, lipschitz_jacobian, estimated ? 1.0 : 0.0};
+  }
+  static BoundConstants from_vector(const std::vector<double>& c) {
+    require(c.size() == 4, "bilevel::BoundConstants: 4 values expected, got ", c.size());
+    return {c[0], c[1], c[2], c[3] != 0};
+  }
+};
+
 /// \brief One hypergradient and everything measured on the way.
 template <class Scalar, class MemorySpace>
 struct HypergradientResult {
@@ -90,12 +106,9 @@ class HypergradientSolver {
       : m_opt(opt), m_nmapg(opt.lower), m_linear(opt.linear) {}
   const HypergradientOptions& options() const { return m_opt; }
   /// Whether the next computations report the bound, and re-estimate its constants.
-  /// The cached |J|, L_H, L_J (for checkpoints) and whether they are set.
-  std::vector<double> constants() const { return {m_jn, m_lh, m_lj, m_have_constants ? 1.0 : 0.0}; }
-  void set_constants(const std::vector<double>& c) {
-    require(c.size() == 4, "bilevel::hypergradient: 4 constants expected, got ", c.size());
-    m_jn = c[0], m_lh = c[1], m_lj = c[2], m_have_constants = c[3] != 0;
-  }
+  /// The cached constants of the bound (for checkpoints).
+  const BoundConstants& constants() const { return m_constants; }
+  void set_constants(const BoundConstants& c) { m_constants = c; }
   void set_bound_options(bool estimate_bound, bool refresh_constants) {
     m_opt.estimate_bound = estimate_bound;
     m_opt.refresh_constants = refresh_constants;
@@ -191,9 +204,11 @@ class HypergradientSolver {
   void error_bound(const ExecSpace& space, LowerLevelProblem<Scalar, ExecSpace>& h,
                    const MutImages& x, const MutImages& q, Result& r) {
     const Shape s = shape_of(x);
-    if (m_opt.refresh_constants || !m_have_constants) estimate_constants(space, h, x, q);
-    r.jacobian_norm = m_jn, r.lipschitz_hessian = m_lh, r.lipschitz_jacobian = m_lj;
-    const double jn = m_jn, lh = m_lh, lj = m_lj;
+    if (m_opt.refresh_constants || !m_constants.estimated) estimate_constants(space, h, x, q);
+    const BoundConstants& c = m_constants;
+    r.jacobian_norm = c.jacobian_norm, r.lipschitz_hessian = c.lipschitz_hessian;
+    r.lipschitz_jacobian = c.lipschitz_jacobian;
+    const double jn = c.jacobian_norm, lh = c.lipschitz_hessian, lj = c.lipschitz_jacobian;
     // b = grad g(x_eps) = 2 (x - x*) is in m_b.
     const auto qn = sample_norms(space, q), gn = sample_norms(space, m_b);
     const double mu = r.mu, lg = 2.0;
@@ -276,16 +291,14 @@ class HypergradientSolver {
       for (double v : sample_norms(space, q)) qn = std::max(qn, v);
       lj = qn > 0 ? params_norm(space, m_p1) / (qn * dn) : 0;
     }
-    m_jn = jn, m_lh = lh, m_lj = lj;
-    m_have_constants = true;
+    m_constants = {jn, lh, lj, true};
   }
 
   HypergradientOptions m_opt;
   Nmapg<Scalar, ExecSpace> m_nmapg;
   BatchedLinearSolver<Scalar, ExecSpace> m_linear;
   MutImages m_b, m_t1, m_t2, m_t3;
-  double m_jn = 0, m_lh = 0, m_lj = 0;
-  bool m_have_constants = false;
+  BoundConstants m_constants;
   PerSample<double, memory_space> m_loss, m_norms;
   Params m_p1, m_p2;
 };

@@ -268,15 +268,19 @@ class Nmapg {
 
   void check_finite(const ExecSpace& space, const char* when) {
     const auto fx = m_fx, g2 = m_gx2;
-    int bad = -1;
+    // The first non-finite sample: a Min over the offending indices (Min's identity, INT_MAX,
+    // means "none", so the answer does not depend on how Kokkos splits the range).
+    const int n = int(fx.extent(0));
+    int bad = n;
     Kokkos::parallel_reduce(
-        "bilevel::nmapg::check_finite", Kokkos::RangePolicy<ExecSpace>(space, 0, fx.extent(0)),
-        KOKKOS_LAMBDA(int i, int& b) {
-          if (!(math::isfinite(fx(i)) && math::isfinite(g2(i)))) b = b < 0 ? i : b;
+        "bilevel::nmapg::check_finite", Kokkos::RangePolicy<ExecSpace>(space, 0, n),
+        KOKKOS_LAMBDA(int i, int& first) {
+          if (!(math::isfinite(fx(i)) && math::isfinite(g2(i))) && i < first) first = i;
         },
-        Kokkos::Max<int>(bad));
-    require(bad < 0, "bilevel::nmapg: the lower-level objective of sample ", bad, " is not finite ",
-            when, " (check the data and the regularizer's parameters for NaN or Inf)");
+        Kokkos::Min<int>(bad));
+    require(bad >= n, "bilevel::nmapg: the lower-level objective of sample ", bad,
+            " is not finite ", when,
+            " (check the data and the regularizer's parameters for NaN or Inf)");
   }
 
   NmapgOptions m_opt;

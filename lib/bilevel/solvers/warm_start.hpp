@@ -18,10 +18,13 @@ class WarmStartCache {
   using ConstImages = Kokkos::View<const Scalar****, Kokkos::LayoutRight, memory_space>;
 
   WarmStartCache() = default;
-  /// Room for `capacity` samples of shape (c, h, w) (s.n is the capacity).
-  explicit WarmStartCache(const Shape& s)
+  /// Room for `capacity` samples of shape (c, h, w) (s.n is the capacity), zeroed on `space`
+  /// (slots never stored are written to checkpoints too: no uninitialised memory there).
+  WarmStartCache(const ExecSpace& space, const Shape& s)
       : m_store(make_images<Scalar, memory_space>("bilevel::warm_start", s)),
-        m_seen(std::size_t(s.n), 0) {}
+        m_seen(std::size_t(s.n), 0) {
+    Kokkos::deep_copy(space, m_store, Scalar(0));
+  }
 
   int capacity() const { return int(m_seen.size()); }
   bool seen(int id) const { return m_seen.at(std::size_t(id)) != 0; }

@@ -9,6 +9,7 @@
 #include <bilevel/operators/identity.hpp>
 #include <bilevel/operators/mask.hpp>
 #include <bilevel/operators/measurement.hpp>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,6 +47,15 @@ struct TaskSpec {
     return t;
   }
 };
+
+/// Every setting of a task in one line, exact to the last bit (checkpoints compare it).
+inline std::string task_settings(const TaskSpec& t) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%s sigma=%.17g keep=%.17g xi=%.17g blur=%d/%.17g seed=%llu",
+                task_name(t.kind).c_str(), t.sigma, t.keep, t.xi, t.blur_size, t.blur_std,
+                static_cast<unsigned long long>(t.seed));
+  return buf;
+}
 
 /// \brief Clean images, their measurements (and masks), for sample ids 0 .. n-1, plus
 /// persistent batch buffers and the forward operator of the current batch.

@@ -145,7 +145,8 @@ struct Conv2dDirect {
 /// Host filter gradient: one item per (o, c, a) computes dW(o, c, a, 0..k-1). For a row pair
 /// (g row i, x row i + a - r) each tap b is a dot product of two contiguous ranges shifted by
 /// d = b - r, over the columns where both exist: no padding, no copies, and the main loop runs
-/// in JT independent lanes (vectorised; fixed order, so deterministic).
+/// in JT independent lanes (vectorised; fixed order, so deterministic). Sums are accumulated in
+/// double, as every other reduction of the library (the products of floats are exact there).
 template <class ExecSpace, int K, class X, class G, class DW>
 struct Conv2dFilterGradHost {
   using Scalar = typename DW::non_const_value_type;
@@ -163,9 +164,9 @@ struct Conv2dFilterGradHost {
     const int c = int(item % cin);
     const int o = int(item / cin);
     constexpr int KW = K > 0 ? K : kMaxConvKernel;
-    Scalar acc[KW][JT];
+    double acc[KW][JT];
     for (int b = 0; b < KW; ++b)
-      for (int jj = 0; jj < JT; ++jj) acc[b][jj] = Scalar(0);
+      for (int jj = 0; jj < JT; ++jj) acc[b][jj] = 0;
     for (int s = 0; s < n; ++s) {
       for (int i = 0; i < h; ++i) {
         const int ii = i + a - rr;
@@ -178,16 +179,18 @@ struct Conv2dFilterGradHost {
           int j = jlo;
           for (; j + JT <= jhi; j += JT) {
             BILEVEL_SIMD
-            for (int jj = 0; jj < JT; ++jj) acc[b][jj] += grow[j + jj] * xrow[j + jj + d];
+            for (int jj = 0; jj < JT; ++jj)
+              acc[b][jj] += double(grow[j + jj]) * double(xrow[j + jj + d]);
           }
-          for (int jj = 0; j < jhi; ++j, ++jj) acc[b][jj] += grow[j] * xrow[j + d];
+          for (int jj = 0; j < jhi; ++j, ++jj) acc[b][jj] += double(grow[j]) * double(xrow[j + d]);
         }
       }
     }
     for (int b = 0; b < kk; ++b) {
-      Scalar sum = 0;
+      double sum = 0;
       for (int jj = 0; jj < JT; ++jj) sum += acc[b][jj];
-      dw(o, c, a, b) = beta == Scalar(0) ? sum : beta * dw(o, c, a, b) + sum;
+      dw(o, c, a, b) =
+          Scalar(beta == Scalar(0) ? sum : double(beta) * double(dw(o, c, a, b)) + sum);
     }
   }
 };
@@ -214,19 +217,21 @@ struct Conv2dFilterGradTeam {
     const int o = t / cin;
     const int r = k / 2;
     const std::int64_t total = std::int64_t(n) * h * wd;
-    Scalar sum = 0;
+    double sum = 0;
     Kokkos::parallel_reduce(
         Kokkos::TeamThreadRange(team, total),
-        [&](std::int64_t e, Scalar& part) {
+        [&](std::int64_t e, double& part) {
           const int j = int(e % wd);
           const int i = int((e / wd) % h);
           const int s = int(e / (std::int64_t(wd) * h));
           const int ii = i + a - r, jj = j + b - r;
-          if (ii >= 0 && ii < h && jj >= 0 && jj < wd) part += g(s, o, i, j) * x(s, c, ii, jj);
+          if (ii >= 0 && ii < h && jj >= 0 && jj < wd)
+            part += double(g(s, o, i, j)) * double(x(s, c, ii, jj));
         },
         sum);
     Kokkos::single(Kokkos::PerTeam(team), [&]() {
-      dw(o, c, a, b) = beta == Scalar(0) ? sum : beta * dw(o, c, a, b) + sum;
+      dw(o, c, a, b) =
+          Scalar(beta == Scalar(0) ? sum : double(beta) * double(dw(o, c, a, b)) + sum);
     });
   }
 };

@@ -1,16 +1,22 @@
 #pragma once
 /// \file
-/// Trainer::save_checkpoint / load_checkpoint: the HDF5 layout (format "bilevel-checkpoint-1").
-///   attributes: format, regularizer, scalar, algorithm, task, blocks ("name:offset:size;...")
-///   datasets:   theta, adam_m, adam_v, warm_x, warm_q (the Scalar type, warm_* shaped N,C,H,W),
-///               warm_x_seen, warm_q_seen, counters (k, cost, epoch, position, adam steps,
-///               stalled), reals (eps, alpha, previous loss), shape (channels, parameters, N, C,
-///               H, W), regularizer_state (doubles), bound_constants (|J|, L_H, L_J, set),
-///               test_x (optional)
+/// Trainer::save_checkpoint / load_checkpoint: the HDF5 layout (format "bilevel-checkpoint-2").
+///   attributes: format, regularizer, scalar, method, task, task_settings (task_settings()),
+///               sampling_seed, blocks ("name:offset:size;..."), and
+///               TrainOptions::checkpoint_attributes; all but the last are checked on load
+///   datasets:   shape (channels, parameters, N, C, H, W), theta, regularizer_state (doubles),
+///               warm_x, warm_q (the Scalar type, shaped N,C,H,W), warm_x_seen, warm_q_seen,
+///               bound_constants (|J|, L_H, L_J, set), test_x (optional),
+///               trainer.k, trainer.cost, trainer.epoch, trainer.position (one value each),
+///               method.<name> for each named real or counter of the method's state (one
+///               value) and for each of its arrays (the Scalar type, length of theta)
+/// Format 1 (before the methods became objects: positional `counters` and `reals`, Adam's
+/// moments as adam_m / adam_v, the method as attribute `algorithm`) is still read.
 /// Readable from Python (h5py) and HPC tools (h5dump).
 
 #include <bilevel/io/atomic_file.hpp>
 #include <bilevel/io/hdf5_file.hpp>
+#include <bilevel/train/trainer.hpp>  // the class these members belong to (include-once cycle)
 
 namespace bilevel {
 
@@ -43,6 +49,18 @@ inline std::string blocks_string(const std::vector<ParamBlock>& blocks) {
   for (const auto& b : blocks) s += impl::concat(b.name, ":", b.offset, ":", b.size, ";");
   return s;
 }
+inline std::int64_t read_one(const io::Hdf5File& f, const std::string& name) {
+  const auto v = f.read_ints(name);
+  require(v.size() == 1, "checkpoint '", f.path(), "': '", name, "' has ", v.size(),
+          " values, expected 1");
+  return v[0];
+}
+inline double read_real(const io::Hdf5File& f, const std::string& name) {
+  const auto v = f.read_doubles(name);
+  require(v.size() == 1, "checkpoint '", f.path(), "': '", name, "' has ", v.size(),
+          " values, expected 1");
+  return v[0];
+}
 inline std::vector<std::uint64_t> dims(const Shape& s) {
   return {std::uint64_t(s.n), std::uint64_t(s.c), std::uint64_t(s.h), std::uint64_t(s.w)};
 }
@@ -54,19 +72,19 @@ void Trainer<Scalar, ExecSpace>::save_checkpoint(const std::string& path) const 
   const Shape ts = m_train.image_shape();
   io::write_atomically(path, [&](const std::string& temp) {
     io::Hdf5File f(temp, io::Hdf5File::Mode::create);
-    f.write_attribute("format", "bilevel-checkpoint-1");
+    f.write_attribute("format", "bilevel-checkpoint-2");
     f.write_attribute("regularizer", m_reg.name());
     f.write_attribute("scalar", sizeof(Scalar) == 4 ? "float" : "double");
-    f.write_attribute("algorithm", algorithm_name(m_opt.algorithm));
+    f.write_attribute("method", m_method->name());
     f.write_attribute("task", task_name(m_train.task().kind));
+    f.write_attribute("task_settings", task_settings(m_train.task()));
+    f.write_attribute("sampling_seed", std::to_string(m_opt.seed));
     f.write_attribute("blocks", impl::blocks_string(m_reg.blocks()));
     for (const auto& [key, value] : m_opt.checkpoint_attributes) f.write_attribute(key, value);
     f.write("shape", std::vector<std::int64_t>{m_reg.channels(), m_reg.num_params(), ts.n, ts.c,
                                                ts.h, ts.w});
     f.write("theta", impl::host_values(m_reg.params()));
     f.write("regularizer_state", m_reg.internal_state());
-    f.write("adam_m", impl::host_values(m_adam.m));
-    f.write("adam_v", impl::host_values(m_adam.v));
     f.write("warm_x", impl::host_values(m_x_cache.storage()), impl::dims(ts));
     f.write("warm_q", impl::host_values(m_q_cache.storage()), impl::dims(ts));
     const auto seen = [](const std::vector<char>& v) {
@@ -74,13 +92,22 @@ void Trainer<Scalar, ExecSpace>::save_checkpoint(const std::string& path) const 
     };
     f.write("warm_x_seen", seen(m_x_cache.seen_flags()));
     f.write("warm_q_seen", seen(m_q_cache.seen_flags()));
-    f.write("counters",
-            std::vector<std::int64_t>{m_k, m_cost, m_sampler.epoch(), m_sampler.position(),
-                                      m_adam.steps, m_stalled ? 1 : 0});
-    f.write("reals", std::vector<double>{m_eps, m_alpha, m_prev_loss});
-    f.write("bound_constants", m_hyper.constants());
-    if (m_test_x.data() != nullptr)
-      f.write("test_x", impl::host_values(m_test_x), impl::dims(shape_of(m_test_x)));
+    f.write("bound_constants", m_hyper.constants().to_vector());
+    const auto& test_x = test_reconstructions();
+    if (test_x.data() != nullptr)
+      f.write("test_x", impl::host_values(test_x), impl::dims(shape_of(test_x)));
+    f.write("trainer.k", std::vector<std::int64_t>{m_k});
+    f.write("trainer.cost", std::vector<std::int64_t>{m_cost});
+    f.write("trainer.epoch", std::vector<std::int64_t>{m_sampler.epoch()});
+    f.write("trainer.position", std::vector<std::int64_t>{m_sampler.position()});
+    const MethodState state = m_method->state();
+    for (const auto& [name, value] : state.reals)
+      f.write("method." + name, std::vector<double>{value});
+    for (const auto& [name, value] : state.counters)
+      f.write("method." + name, std::vector<std::int64_t>{value});
+    for (const auto& [name, view] : m_method->arrays())
+      f.write("method." + name, impl::host_values(view));
+    f.commit();
     return true;
   });
 }
@@ -89,15 +116,26 @@ template <class Scalar, class ExecSpace>
 void Trainer<Scalar, ExecSpace>::load_checkpoint(const std::string& path) {
   const ProfilingRegion region("bilevel::trainer::checkpoint");
   io::Hdf5File f(path, io::Hdf5File::Mode::read);
-  auto expect = [&](const char* attr, const std::string& want) {
-    const std::string got = f.has_attribute(attr) ? f.read_attribute(attr) : std::string("(none)");
+  auto attribute = [&](const char* attr) {
+    return f.has_attribute(attr) ? f.read_attribute(attr) : std::string("(none)");
+  };
+  auto expect = [&](const char* attr, const std::string& got, const std::string& want) {
     require(got == want, "checkpoint '", path, "' is for ", attr, " '", got, "', this run uses '",
             want, "'");
   };
-  expect("format", "bilevel-checkpoint-1");
-  expect("regularizer", m_reg.name());
-  expect("scalar", sizeof(Scalar) == 4 ? "float" : "double");
-  expect("blocks", impl::blocks_string(m_reg.blocks()));
+  const std::string format = attribute("format");
+  const bool v1 = format == "bilevel-checkpoint-1";
+  require(v1 || format == "bilevel-checkpoint-2", "checkpoint '", path, "' is for format '", format,
+          "', this version reads 'bilevel-checkpoint-2' (and -1)");
+  expect("regularizer", attribute("regularizer"), m_reg.name());
+  expect("scalar", attribute("scalar"), sizeof(Scalar) == 4 ? "float" : "double");
+  expect("method", attribute(v1 ? "algorithm" : "method"), m_method->name());
+  expect("blocks", attribute("blocks"), impl::blocks_string(m_reg.blocks()));
+  expect("task", attribute("task"), task_name(m_train.task().kind));
+  if (!v1) {  // format 1 did not record them
+    expect("task_settings", attribute("task_settings"), task_settings(m_train.task()));
+    expect("sampling_seed", attribute("sampling_seed"), std::to_string(m_opt.seed));
+  }
   const Shape ts = m_train.image_shape();
   const auto shape = f.read_ints("shape");
   const std::vector<std::int64_t> want{
@@ -110,8 +148,6 @@ void Trainer<Scalar, ExecSpace>::load_checkpoint(const std::string& path) {
   m_reg.set_internal_state(m_space, f.read_doubles("regularizer_state"));
   const auto theta = impl::read_scalars<Scalar>(f, "theta");
   m_reg.set_params(m_space, theta);
-  impl::upload(m_space, m_adam.m, impl::read_scalars<Scalar>(f, "adam_m"), "adam_m", path);
-  impl::upload(m_space, m_adam.v, impl::read_scalars<Scalar>(f, "adam_v"), "adam_v", path);
   impl::upload(m_space, m_x_cache.storage(), impl::read_scalars<Scalar>(f, "warm_x"), "warm_x",
                path);
   impl::upload(m_space, m_q_cache.storage(), impl::read_scalars<Scalar>(f, "warm_q"), "warm_q",
@@ -121,17 +157,35 @@ void Trainer<Scalar, ExecSpace>::load_checkpoint(const std::string& path) {
   };
   m_x_cache.set_seen_flags(flags(f.read_ints("warm_x_seen")));
   m_q_cache.set_seen_flags(flags(f.read_ints("warm_q_seen")));
-  const auto c = f.read_ints("counters");
-  const auto r = f.read_doubles("reals");
-  require(c.size() == 6 && r.size() == 3, "checkpoint '", path, "': corrupt counters");
-  m_k = c[0], m_cost = c[1];
-  m_sampler.restore(c[2], c[3]);
-  m_adam.steps = c[4], m_stalled = c[5] != 0;
-  m_eps = r[0], m_alpha = r[1], m_prev_loss = r[2];
-  m_hyper.set_constants(f.read_doubles("bound_constants"));
-  if (f.has("test_x") && m_test) {
-    m_test_x = make_images<Scalar, memory_space>("bilevel::trainer::test_x", m_test->image_shape());
-    impl::upload(m_space, m_test_x, impl::read_scalars<Scalar>(f, "test_x"), "test_x", path);
+  m_hyper.set_constants(BoundConstants::from_vector(f.read_doubles("bound_constants")));
+
+  // The trainer's counters and the method's named state; format 1 kept them positionally.
+  MethodState state;
+  const std::string array_prefix = v1 ? "adam_" : "method.";  // format 1: adam_m, adam_v
+  if (v1) {
+    const auto c = f.read_ints("counters");
+    const auto r = f.read_doubles("reals");
+    require(c.size() == 6 && r.size() == 3, "checkpoint '", path, "': corrupt counters");
+    m_k = c[0], m_cost = c[1];
+    m_sampler.restore(c[2], c[3]);
+    state.counters = {{"steps", c[4]}, {"stalled", c[5]}};
+    state.reals = {{"eps", r[0]}, {"alpha", r[1]}, {"previous_loss", r[2]}};
+  } else {
+    m_k = impl::read_one(f, "trainer.k"), m_cost = impl::read_one(f, "trainer.cost");
+    m_sampler.restore(impl::read_one(f, "trainer.epoch"), impl::read_one(f, "trainer.position"));
+    const MethodState names = m_method->state();
+    for (const auto& entry : names.reals)
+      state.reals[entry.first] = impl::read_real(f, "method." + entry.first);
+    for (const auto& entry : names.counters)
+      state.counters[entry.first] = impl::read_one(f, "method." + entry.first);
+  }
+  m_method->set_state(state);
+  for (const auto& [name, view] : m_method->arrays())
+    impl::upload(m_space, view, impl::read_scalars<Scalar>(f, array_prefix + name), name, path);
+  if (f.has("test_x") && m_evaluator) {
+    auto x = make_images<Scalar, memory_space>("bilevel::trainer::test_x", m_test->image_shape());
+    impl::upload(m_space, x, impl::read_scalars<Scalar>(f, "test_x"), "test_x", path);
+    m_evaluator->set_reconstructions(x);
   }
 }
 

@@ -1,0 +1,101 @@
+#pragma once
+/// \file
+/// Test-set evaluation: every test image reconstructed at the current theta to accuracy eps,
+/// in chunks of a few images, each warm-started from its previous reconstruction, and its
+/// PSNR against the clean image. The chunk buffers, problems and solvers are built on first
+/// use and reused by every later evaluation.
+
+#include <bilevel/core/metrics.hpp>
+#include <bilevel/solvers/lower_level.hpp>
+#include <bilevel/solvers/nmapg.hpp>
+#include <bilevel/train/task.hpp>
+#include <map>
+#include <memory>
+#include <vector>
+
+namespace bilevel {
+
+template <class Scalar, class ExecSpace = DefaultExecSpace>
+class Evaluator {
+ public:
+  using memory_space = typename ExecSpace::memory_space;
+  using MutImages = Images<Scalar, memory_space>;
+  using Data = TaskData<Scalar, ExecSpace>;
+
+  /// `chunk` test images are solved together (the last chunk may be smaller).
+  Evaluator(const ExecSpace& space, Regularizer<Scalar, ExecSpace>& reg, const Data& test,
+            const NmapgOptions& lower, int chunk, double eps)
+      : m_space(space),
+        m_reg(reg),
+        m_test(test),
+        m_lower(lower),
+        m_chunk(std::max(1, std::min(chunk, test.size()))),
+        m_eps(eps) {}
+
+  /// PSNR of every test reconstruction, in test-set order; `cost` receives the iterations.
+  std::vector<double> psnrs(long* cost = nullptr) {
+    const ProfilingRegion region("bilevel::trainer::test_evaluation");
+    const int n = m_test.size();
+    if (m_x.data() == nullptr) {
+      m_x = make_images<Scalar, memory_space>("bilevel::trainer::test_x", m_test.image_shape());
+      Kokkos::deep_copy(m_space, m_x, m_test.measured());
+    }
+    std::vector<double> out;
+    long c = 0;
+    for (int first = 0; first < n; first += m_chunk) {
+      Chunk& ch = chunk(std::min(m_chunk, n - first));
+      const int count = int(ch.x.extent(0));
+      std::vector<int> ids(static_cast<std::size_t>(count));
+      for (int i = 0; i < count; ++i) ids[std::size_t(i)] = first + i;
+      m_test.gather(m_space, ids, ch.batch);
+      const auto xs = Kokkos::subview(m_x, std::make_pair(first, first + count), Kokkos::ALL,
+                                      Kokkos::ALL, Kokkos::ALL);
+      Kokkos::deep_copy(m_space, ch.x, xs);
+      c += ch.solver.solve(m_space, ch.problem, ch.x, m_eps).total_iterations;
+      Kokkos::deep_copy(m_space, xs, ch.x);
+      for (double p : psnr_host(m_space, ch.x, ch.batch.clean)) out.push_back(p);
+    }
+    if (cost) *cost = c;
+    return out;
+  }
+
+  /// The reconstructions of the last evaluation (an empty View before the first).
+  const MutImages& reconstructions() const { return m_x; }
+  /// Restores reconstructions saved from reconstructions() (a resumed run's warm starts).
+  void set_reconstructions(const MutImages& x) {
+    require(shape_of(x) == m_test.image_shape(),
+            "bilevel::Evaluator: reconstructions of the wrong shape");
+    m_x = x;
+  }
+
+ private:
+  /// The buffers, problem and solver for chunks of one size.
+  struct Chunk {
+    Chunk(const Evaluator& e, int count)
+        : batch(e.m_test.make_batch(e.m_space, count)),
+          x(make_images<Scalar, memory_space>("bilevel::trainer::test_chunk",
+                                              shape_of(batch.clean))),
+          problem(*batch.op, e.m_reg, batch.measured, e.m_test.task().xi),
+          solver(e.m_lower) {}
+    typename Data::Batch batch;
+    MutImages x;
+    LowerLevelProblem<Scalar, ExecSpace> problem;
+    Nmapg<Scalar, ExecSpace> solver;
+  };
+  Chunk& chunk(int count) {
+    auto& slot = m_chunks[count];
+    if (!slot) slot = std::make_unique<Chunk>(*this, count);
+    return *slot;
+  }
+
+  ExecSpace m_space;
+  Regularizer<Scalar, ExecSpace>& m_reg;
+  const Data& m_test;
+  NmapgOptions m_lower;
+  int m_chunk;
+  double m_eps;
+  MutImages m_x;
+  std::map<int, std::unique_ptr<Chunk>> m_chunks;
+};
+
+}  // namespace bilevel

@@ -1,0 +1,22 @@
+# Fails listing every C++ source under lib/, apps/, perf/ and tests/ that clang-format would
+# change.   usage: cmake -DCLANG_FORMAT=<exe> -DROOT=<source dir> -P clang_format.cmake
+set(sources)
+foreach(dir lib apps perf tests)
+  file(GLOB_RECURSE found "${ROOT}/${dir}/*.hpp" "${ROOT}/${dir}/*.cpp")
+  list(APPEND sources ${found})
+endforeach()
+list(LENGTH sources n)
+execute_process(COMMAND "${CLANG_FORMAT}" --style=file --dry-run -Werror ${sources}
+                WORKING_DIRECTORY "${ROOT}" RESULT_VARIABLE rc ERROR_VARIABLE out)
+if(NOT rc EQUAL 0)
+  string(REGEX MATCHALL "[^\n]*: error: code should be clang-formatted" lines "${out}")
+  set(files)
+  foreach(l IN LISTS lines)
+    string(REGEX REPLACE ":[0-9]+:[0-9]+: error.*" "" f "${l}")
+    list(APPEND files "${f}")
+  endforeach()
+  list(REMOVE_DUPLICATES files)
+  list(JOIN files ", " files)
+  message(FATAL_ERROR "clang-format would change: ${files} (run clang-format -i on them)")
+endif()
+message(STATUS "${n} sources follow .clang-format")
