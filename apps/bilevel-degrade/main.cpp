@@ -4,6 +4,7 @@
 
 #include <bilevel/bilevel.hpp>
 #include <common/app_main.hpp>
+#include <common/validators.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -79,8 +80,10 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"grey", "rgb"}));
   app.add_option("--max-images", opt.max_images, "use at most this many images (0: all)")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--seed", opt.seed, "noise seed")->capture_default_str();
+      ->check(bilevel::apps::digits_only());
+  app.add_option("--seed", opt.seed, "noise seed")
+      ->capture_default_str()
+      ->check(bilevel::apps::digits_only());
   bilevel::apps::add_precision_option(app, opt.precision);
   return bilevel::apps::run_app(app, argc, argv, opt.precision,
                                 [&](auto scalar) { run<decltype(scalar)>(opt); });

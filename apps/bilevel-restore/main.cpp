@@ -46,8 +46,18 @@ void restore(const Options& o) {
     require(ref.images.size() == in.images.size(), ref.images.size(), " reference images for ",
             in.images.size(), " inputs");
   }
+  // Everything that could stop the run is checked before the first output is written.
+  for (std::size_t k = 0; k < in.names.size(); ++k)
+    for (std::size_t j = 0; j < k; ++j)
+      require(in.names[j] != in.names[k], "inputs ", j + 1, " and ", k + 1, " are both named '",
+              in.names[k], "' (outputs are named by file stem): rename one of them");
+  for (std::size_t k = 0; k < ref.images.size(); ++k)
+    require(ref.images[k].h == in.images[k].h && ref.images[k].w == in.images[k].w, "reference '",
+            ref.names[k], "' is ", ref.images[k].w, "x", ref.images[k].h, ", input '", in.names[k],
+            "' is ", in.images[k].w, "x", in.images[k].h);
   apps::make_output_folder(o.output);
   Nmapg<Scalar, Exec> solver;
+  std::vector<std::string> capped;  // images whose solve stopped at the iteration cap
   std::printf("%-28s %8s %10s %10s %7s\n", "image", "size", "measured", "restored", "iters");
   std::vector<double> pm, pr;
   for (std::size_t k = 0; k < in.images.size(); ++k) {
@@ -55,10 +65,6 @@ void restore(const Options& o) {
     // Images may differ in size: each is its own batch of one.
     auto given = io::to_device<Scalar>({img}, "restore::input");
     const bool have_clean = !o.measured || !ref.images.empty();
-    if (!ref.images.empty())
-      require(ref.images[k].h == img.h && ref.images[k].w == img.w, "reference '", ref.names[k],
-              "' is ", ref.images[k].w, "x", ref.images[k].h, ", input '", in.names[k], "' is ",
-              img.w, "x", img.h);
     const auto clean =
         ref.images.empty() ? given : io::to_device<Scalar>({ref.images[k]}, "restore::reference");
     // The task's operator; its simulated measurement is used unless the input is measured.
@@ -69,6 +75,7 @@ void restore(const Options& o) {
     Kokkos::deep_copy(space, x, y);
     LowerLevelProblem<Scalar, Exec> h(*op, *reg, y, task.xi);
     const auto r = solver.solve(space, h, x, o.eps);
+    if (!r.converged[0]) capped.push_back(in.names[k]);
     const std::string base = o.output + "/" + in.names[k];
     io::write_png(base + "_restored.png", io::to_host(x)[0]);
     if (!o.measured) io::write_png(base + "_measured.png", io::to_host(y)[0]);
@@ -87,6 +94,16 @@ void restore(const Options& o) {
   if (!pm.empty())
     std::printf("%-28s %8s %10.2f %10.2f\n", "mean PSNR [dB]", "", mean(pm), mean(pr));
   std::printf("wrote %zu restored images to %s\n", in.images.size(), o.output.c_str());
+  if (!capped.empty()) {  // the restorations exist but are not certified to --eps
+    std::string names;
+    for (const auto& n : capped) names += (names.empty() ? "'" : ", '") + n + "'";
+    std::fflush(stdout);
+    std::fprintf(stderr,
+                 "bilevel-restore: warning: %zu of %zu images stopped at the iteration cap (%d) "
+                 "before |grad h| <= %g: %s; their restorations are approximate (raise --eps)\n",
+                 capped.size(), in.images.size(), solver.options().max_iterations, o.eps,
+                 names.c_str());
+  }
 }
 
 }  // namespace

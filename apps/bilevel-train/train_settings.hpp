@@ -72,17 +72,17 @@ struct TrainSettings {
         ->check(CLI::Range(1, 1 << 20));
     app.add_option("--budget", budget, "stop at this cost: solver + CG iterations (0: none)")
         ->capture_default_str()
-        ->check(CLI::NonNegativeNumber);
+        ->check(digits_only());
     app.add_option("--max-steps", max_steps, "stop after this many steps (0: none)")
         ->capture_default_str()
-        ->check(CLI::NonNegativeNumber);
+        ->check(digits_only());
     app.add_option("--max-seconds", max_seconds, "stop after this wall time (0: none)")
         ->capture_default_str()
         ->check(finite_in(0, 1e9));
     app.add_option("--test-interval", test_interval,
                    "steps between test PSNRs (0: only at the end)")
         ->capture_default_str()
-        ->check(CLI::NonNegativeNumber);
+        ->check(digits_only());
     app.add_option("--test-eps", test_eps, "accuracy of the test reconstructions")
         ->capture_default_str()
         ->check(finite_positive());
@@ -96,6 +96,8 @@ struct TrainSettings {
         ->check(CLI::ExistingFile);
     app.add_flag("--quiet", quiet, "no progress lines");
     app.set_config("--config", "", "read options from an INI/TOML file (written to settings.ini)");
+    // A misspelt or unknown key is an error, not a silently ignored default.
+    app.allow_config_extras(CLI::config_extras_mode::error);
   }
 
   TrainOptions train_options() const {

@@ -61,7 +61,8 @@ struct DataOptions {
         ->capture_default_str()
         ->check(CLI::Range(0, 1 << 20));
     app.add_option("--seed", seed, "seed of crops, noise, masks and initialisation")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(digits_only());
   }
 
   io::Channels io_channels() const {
@@ -77,9 +78,20 @@ struct DataOptions {
     return t;
   }
 
+  /// Every image of the folder must hold the crop: checked for all of them up front (a random
+  /// crop would only find the one it happens to draw), naming the file.
+  static void require_crop_fits(const io::ImageFolder& folder, int size, const char* option) {
+    for (std::size_t k = 0; k < folder.images.size(); ++k) {
+      const auto& img = folder.images[k];
+      require(img.h >= size && img.w >= size, option, " ", size, ": crop ", size, "x", size,
+              " is larger than the image '", folder.paths[k], "' (", img.w, "x", img.h, ")");
+    }
+  }
+
   /// `n_train` seeded random crops of the training folder.
   HostSet training_set() const {
     const auto folder = io::load_folder(train_dir, io_channels());
+    require_crop_fits(folder, crop, "--crop");
     HostSet s;
     s.images = io::random_crops(folder.images, n_train, crop, crop, seed);
     for (int k = 0; k < n_train; ++k) s.names.push_back("crop" + std::to_string(k));
@@ -89,6 +101,7 @@ struct DataOptions {
   /// Centre crops of the first `n_test` test images.
   HostSet test_set() const {
     const auto folder = io::load_folder(test_dir, io_channels(), n_test);
+    require_crop_fits(folder, test_crop, "--test-crop");
     HostSet s;
     s.images = io::centre_crops(folder.images, test_crop, test_crop);
     for (const auto& p : folder.paths) s.names.push_back(std::filesystem::path(p).stem().string());

@@ -21,6 +21,9 @@ struct ModelOptions {
   double icnn_scale = 1;
   int foe_filters = 10, foe_kernel = 7;
 
+  /// The largest kernel the convolutions support (conv/conv2d.hpp).
+  static constexpr int kMaxKernel = bilevel::impl::kMaxConvKernel;
+
   void add_options(CLI::App& app) {
     app.add_option("-r,--regularizer", regularizer, "crr, icnn, foe or tv")
         ->capture_default_str()
@@ -32,7 +35,7 @@ struct ModelOptions {
         ->check(CLI::Range(1, 1024));
     app.add_option("--crr-kernel", crr_kernel, "CRR: kernel size")
         ->capture_default_str()
-        ->check(CLI::Range(1, 31));
+        ->check(odd_up_to(kMaxKernel));
     app.add_option("--crr-potential", crr_potential, "CRR: huber or log-cosh")
         ->capture_default_str()
         ->check(CLI::IsMember({"huber", "log-cosh"}));
@@ -47,7 +50,7 @@ struct ModelOptions {
         ->check(CLI::Range(1, 1024));
     app.add_option("--icnn-kernel", icnn_kernel, "ICNN: kernel size")
         ->capture_default_str()
-        ->check(CLI::Range(1, 31));
+        ->check(odd_up_to(kMaxKernel));
     app.add_option("--icnn-scale", icnn_scale, "ICNN: initial output scale exp(s)")
         ->capture_default_str()
         ->check(finite_positive());
@@ -56,7 +59,7 @@ struct ModelOptions {
         ->check(CLI::Range(1, 1024));
     app.add_option("--foe-kernel", foe_kernel, "FoE: kernel size")
         ->capture_default_str()
-        ->check(CLI::Range(1, 31));
+        ->check(odd_up_to(kMaxKernel));
   }
 
   ModelSpec spec(int channels, std::uint64_t seed) const {

@@ -47,6 +47,30 @@ inline CLI::Validator finite_positive() {
   return finite_in(std::numeric_limits<double>::min(), std::numeric_limits<double>::max());
 }
 
+/// An odd whole number in 1..max (convolution kernel sizes).
+inline CLI::Validator odd_up_to(int max) {
+  return CLI::Validator(
+      [max](std::string& s) -> std::string {
+        double v = 0;
+        if (auto bad = parse_finite(s, v); !bad.empty()) return bad;
+        if (v != std::floor(v) || v < 1 || v > max || int(v) % 2 == 0)
+          return "'" + s + "' is not an odd size from 1 to " + std::to_string(max);
+        return {};
+      },
+      "ODD 1.." + std::to_string(max));
+}
+
+/// Digits only: an unsigned number that cannot wrap (CLI11 reads "-1" as 2^64 - 1).
+inline CLI::Validator digits_only() {
+  return CLI::Validator(
+      [](std::string& s) -> std::string {
+        if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos)
+          return "'" + s + "' is not a non-negative whole number";
+        return {};
+      },
+      "UINT");
+}
+
 /// NAME=VALUE with a non-empty name and a finite number.
 inline CLI::Validator name_equals_number() {
   return CLI::Validator(
