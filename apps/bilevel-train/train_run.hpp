@@ -52,6 +52,7 @@ void train(const TrainSettings& s, const std::string& settings_ini) {
   // Inputs first: nothing is written until all of them have been read and checked.
   require(s.budget > 0 || s.max_steps > 0 || s.max_seconds > 0,
           "no stopping rule: give --budget, --max-steps or --max-seconds");
+  check_run_folder(s.output, s.resume, s.overwrite);
   const TrainOptions opt0 = s.train_options();
   const bool stochastic =
       !make_method<Scalar, Exec>(opt0.method, opt0.schedule, opt0.method_options)->full_batch();
@@ -106,6 +107,15 @@ void train(const TrainSettings& s, const std::string& settings_ini) {
                         "; continue with the same options and --resume " + checkpoint);
   }
   if (trainer.iteration() == k0) trainer.save_checkpoint(checkpoint);  // nothing left to do
+  // The checkpoint is final: from here on Ctrl-C ends the process at once, saying how to redo
+  // the evaluation; the outputs below are written atomically, so none is left half-written.
+  exit_on_interrupt(
+      "bilevel-train: interrupted during the final test evaluation; the checkpoint "
+      "is complete: run again with the same options and --resume " +
+      checkpoint + " to finish it");
+  if (interrupted() != 0)
+    throw Interrupted("interrupted after step " + std::to_string(trainer.iteration() - 1) +
+                      "; continue with the same options and --resume " + checkpoint);
 
   // Final evaluation: test reconstructions (warm-started), panels and the summary.
   long test_cost = 0;

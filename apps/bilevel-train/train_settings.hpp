@@ -37,6 +37,7 @@ struct TrainSettings {
   std::string output = "out/train";
   std::string precision = "float";
   std::string resume;
+  bool overwrite = false;
   bool quiet = false;
 
   void add_options(CLI::App& app) {
@@ -94,6 +95,8 @@ struct TrainSettings {
     add_precision_option(app, precision);
     app.add_option("--resume", resume, "continue from this checkpoint (same options as its run)")
         ->check(CLI::ExistingFile);
+    app.add_flag("--overwrite", overwrite,
+                 "start afresh in an output folder that holds an earlier run, replacing it");
     app.add_flag("--quiet", quiet, "no progress lines");
     app.set_config("--config", "", "read options from an INI/TOML file (written to settings.ini)");
     // A misspelt or unknown key is an error, not a silently ignored default.

@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <exception>
 #include <functional>
+#include <new>
+#include <regex>
 #include <stdexcept>
 #include <string>
 
@@ -27,6 +29,19 @@ struct Interrupted : std::runtime_error {
 /// a --config file or an earlier flag.
 inline void last_option_wins(CLI::App& app) {
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+}
+
+/// The one line an app prints for a failure. Kokkos reports a failed allocation over several
+/// lines with a traceback note; that becomes "out of memory: ..." naming the buffer and size.
+inline std::string failure_line(const std::string& what) {
+  static const std::regex kokkos(
+      R"re(Kokkos failed to allocate memory for label "([^"]*)"[\s\S]*?Allocation of size ([0-9.]+ ?[A-Za-z]*))re");
+  std::smatch m;
+  if (std::regex_search(what, m, kokkos))
+    return "out of memory: cannot allocate " + m[2].str() + "B for '" + m[1].str() +
+           "' (use smaller or fewer images)";
+  std::string line = what.substr(0, what.find('\n'));
+  return line.empty() ? "unknown failure" : line;
 }
 
 /// `-o,--output FOLDER`, with the given description.
@@ -70,8 +85,13 @@ inline int run_app(CLI::App& app, int argc, char** argv, const std::function<voi
   } catch (const Interrupted& e) {
     std::fprintf(stderr, "%s: %s\n", name.c_str(), e.what());
     return kInterrupted;
+  } catch (const std::bad_alloc& e) {
+    std::string line = failure_line(e.what());
+    if (line.rfind("out of memory", 0) != 0) line = "out of memory (use smaller or fewer images)";
+    std::fprintf(stderr, "%s: error: %s\n", name.c_str(), line.c_str());
+    return kFailure;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s: error: %s\n", name.c_str(), e.what());
+    std::fprintf(stderr, "%s: error: %s\n", name.c_str(), failure_line(e.what()).c_str());
     return kFailure;
   }
   return kOk;

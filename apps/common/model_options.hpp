@@ -12,7 +12,9 @@ namespace bilevel::apps {
 
 struct ModelOptions {
   std::string regularizer = "crr";
-  std::vector<int> crr_channels{4, 8, 64};
+  // Kept as written ("4,8,64", or one entry per value from a config file's [4,8,64]) and
+  // checked whole: CLI11's own splitting would drop the empty entry of "4,,8".
+  std::vector<std::string> crr_channels{"4,8,64"};
   int crr_kernel = 5;
   std::string crr_potential = "huber";
   double crr_beta = 100;
@@ -28,11 +30,10 @@ struct ModelOptions {
     app.add_option("-r,--regularizer", regularizer, "crr, icnn, foe or tv")
         ->capture_default_str()
         ->check(CLI::IsMember({"crr", "icnn", "foe", "tv"}));
-    app.add_option("--crr-channels", crr_channels, "CRR: output channels of each layer")
+    app.add_option("--crr-channels", crr_channels, "CRR: output channels of each layer (4,8,64)")
         ->capture_default_str()
-        ->delimiter(',')
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
-        ->check(CLI::Range(1, 1024));
+        ->check(int_list(1, 1024));
     app.add_option("--crr-kernel", crr_kernel, "CRR: kernel size")
         ->capture_default_str()
         ->check(odd_up_to(kMaxKernel));
@@ -67,7 +68,12 @@ struct ModelOptions {
     m.kind = parse_regularizer(regularizer);
     m.channels = channels;
     m.seed = seed;
-    m.crr.channels = crr_channels;
+    m.crr.channels.clear();
+    for (const auto& part : crr_channels) {
+      std::vector<int> values;
+      parse_int_list(part, 1, 1024, values);  // checked by the option's validator
+      m.crr.channels.insert(m.crr.channels.end(), values.begin(), values.end());
+    }
     m.crr.kernel_size = crr_kernel;
     m.crr.potential = parse_ridge_potential(crr_potential);
     m.crr.beta = crr_beta;

@@ -11,7 +11,8 @@
 
 namespace bilevel::apps {
 
-/// Creates `folder` (and its parents) and checks that it is a writable folder.
+/// Creates `folder` (and its parents), checks that it is a writable folder and removes the
+/// temporary files of writers that were killed mid-write.
 inline void make_output_folder(const std::string& folder) {
   std::error_code ec;
   std::filesystem::create_directories(folder, ec);
@@ -24,6 +25,31 @@ inline void make_output_folder(const std::string& folder) {
     throw Error("output folder '" + folder + "' is not writable");
   }
   std::filesystem::remove(probe, ec);
+  io::remove_stale_temporaries(folder);
+}
+
+/// The files that make `folder` the record of a training run.
+inline std::vector<std::string> run_files_in(const std::string& folder) {
+  std::vector<std::string> found;
+  for (const char* name : {"checkpoint.h5", "log.csv", "summary.json"})
+    if (std::filesystem::exists(folder + "/" + name)) found.push_back(name);
+  return found;
+}
+
+/// Refuses to start a run in a folder that holds another run's checkpoint, log or summary,
+/// unless `overwrite`; resuming from the folder's own checkpoint continues that run.
+inline void check_run_folder(const std::string& folder, const std::string& resume, bool overwrite) {
+  const auto found = run_files_in(folder);
+  if (found.empty() || overwrite) return;
+  std::error_code ec;
+  const std::string own = folder + "/checkpoint.h5";
+  if (!resume.empty() && std::filesystem::equivalent(resume, own, ec)) return;
+  std::string list;
+  for (const auto& f : found) list += (list.empty() ? "" : ", ") + f;
+  throw Error("output folder '" + folder + "' holds an earlier run (" + list +
+              "): continue it with --resume " + own +
+              (resume.empty() ? "" : " (not " + resume + ")") +
+              ", or pass --overwrite to replace it");
 }
 
 /// Images side by side, separated by a white gap of `gap` pixels (all the same size).

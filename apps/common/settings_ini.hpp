@@ -1,7 +1,8 @@
 #pragma once
 // The settings of a run as an INI file that --config reads back: every option with its value
 // (given or default), lists as [a,b,c], strings quoted. Options that only steer this one
-// process (--help, --config, --resume) are left out so that replaying the file starts afresh.
+// process (--help, --config, --resume, --overwrite) are left out so that replaying the file
+// starts afresh and never replaces a run unasked.
 
 #include <CLI/CLI.hpp>
 #include <set>
@@ -10,7 +11,7 @@
 namespace bilevel::apps {
 
 inline std::string settings_ini(const CLI::App& app) {
-  const std::set<std::string> skip{"help", "config", "resume"};
+  const std::set<std::string> skip{"help", "config", "resume", "overwrite"};
   std::string out;
   for (const CLI::Option* opt : app.get_options()) {
     const std::string name = opt->get_single_name();

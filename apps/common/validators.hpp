@@ -3,10 +3,12 @@
 // option is checked to be finite (and in range) before any work starts.
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace bilevel::apps {
 
@@ -69,6 +71,35 @@ inline CLI::Validator digits_only() {
         return {};
       },
       "UINT");
+}
+
+/// Splits "4,8,64" into whole numbers in [lo, hi]; returns what is wrong ("" if nothing), so an
+/// empty field ("4,,8") or a stray character is refused rather than skipped.
+inline std::string parse_int_list(const std::string& s, int lo, int hi, std::vector<int>& out) {
+  out.clear();
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t comma = std::min(s.find(',', start), s.size());
+    const std::string field = s.substr(start, comma - start);
+    double v = 0;
+    if (field.empty()) return "'" + s + "' has an empty entry";
+    if (!parse_finite(field, v).empty() || v != std::floor(v) || v < lo || v > hi)
+      return "'" + s + "': '" + field + "' is not a whole number from " + std::to_string(lo) +
+             " to " + std::to_string(hi);
+    out.push_back(int(v));
+    if (comma == s.size()) return {};
+    start = comma + 1;
+  }
+}
+
+/// A comma-separated list of whole numbers in [lo, hi] ("4,8,64").
+inline CLI::Validator int_list(int lo, int hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& s) -> std::string {
+        std::vector<int> values;
+        return parse_int_list(s, lo, hi, values);
+      },
+      "N[,N...]");
 }
 
 /// NAME=VALUE with a non-empty name and a finite number.

@@ -32,7 +32,8 @@ run_setting() {
     echo "  $name: done before"
   else
     echo "  $name: bilevel-train $*"
-    if [ -f "$dir/checkpoint.h5" ]; then args+=(--resume "$dir/checkpoint.h5"); fi
+    # Continue an interrupted setting; without a checkpoint nothing of it can be kept.
+    if [ -f "$dir/checkpoint.h5" ]; then args+=(--resume "$dir/checkpoint.h5"); else args+=(--overwrite); fi
     "$train" "${args[@]}" >/dev/null
   fi
   mkdir -p "$results/$experiment"

@@ -11,7 +11,8 @@
 #          out/main-job),
 #          CRR_STEPS (ISGD steps of the CRR, default 300: about 6 minutes on two threads)
 # --quick trains for a few seconds only (a smoke run of the whole pipeline, used by the tests);
-# further options override the job's (the last of a repeated option wins).
+# further options override the job's (the last of a repeated option wins). Each run starts
+# afresh (--overwrite): rerunning the job replaces OUT's previous results.
 source "$(dirname "$0")/common.sh"  # root, build, data, train; the apps and the data are there
 out=${OUT:-$root/out/main-job}
 crr_steps=${CRR_STEPS:-300}
@@ -19,7 +20,8 @@ tv_steps=30
 if [ "${1:-}" = --quick ]; then crr_steps=3 tv_steps=2; shift; fi
 
 common=(--task denoise --sigma 25 --crop 64 --n-train 32 --batch 8 --test-dir "$data/test"
-        --train-dir "$data/train" --n-test 0 --test-crop 96 --test-eps 1e-2 --test-interval 50)
+        --train-dir "$data/train" --n-test 0 --test-crop 96 --test-eps 1e-2 --test-interval 50
+        --overwrite)
 echo "== apps: $build"
 echo "== smoothed TV: alpha and nu by IAdam, $tv_steps steps"
 "$train" "${common[@]}" -r tv -a iadam --alpha0 0.1 --max-steps "$tv_steps" "$@" -o "$out/tv"

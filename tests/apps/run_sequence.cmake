@@ -3,6 +3,11 @@
 #                         folder; the two logs must agree on every step (all but the seconds).
 #   -DSCENARIO=interrupt  SIGINT a long run: exit status 130, a whole checkpoint and no
 #                         temporary files; then --resume finishes it.
+#   -DSCENARIO=existing_folder  a fresh run, and a resume from another run's checkpoint, are
+#                         refused in a folder that holds a run (which stays as it was);
+#                         --overwrite replaces it and removes a killed writer's temporary file.
+#   -DSCENARIO=interrupt_final  SIGINT during the final test evaluation: exit status 130, one
+#                         line saying how to finish, a complete checkpoint and no summary.
 #   -DTRAIN=path  -DARGS=a|b|...  (common training arguments)  -DOUT=folder
 string(REPLACE "|" ";" _args "${ARGS}")
 file(REMOVE_RECURSE "${OUT}")
@@ -66,6 +71,41 @@ elseif(SCENARIO STREQUAL "interrupt")
   math(EXPR want "${more} + 1")
   if(NOT n EQUAL want)
     message(FATAL_ERROR "log has ${n} lines after resuming, expected ${want}")
+  endif()
+elseif(SCENARIO STREQUAL "existing_folder")
+  run(0 ${TRAIN} ${_args} --max-steps 2 -o ${OUT}/run)
+  run(0 ${TRAIN} ${_args} --max-steps 1 -o ${OUT}/other)
+  file(SHA256 ${OUT}/run/checkpoint.h5 before)
+  run(1 ${TRAIN} ${_args} --max-steps 1 -o ${OUT}/run)
+  if(NOT last_output MATCHES "holds an earlier run .*--overwrite")
+    message(FATAL_ERROR "a fresh run into a run folder was not refused with a reason")
+  endif()
+  run(1 ${TRAIN} ${_args} --max-steps 3 -o ${OUT}/run --resume ${OUT}/other/checkpoint.h5)
+  if(NOT last_output MATCHES "\\(not .*other/checkpoint.h5\\)")
+    message(FATAL_ERROR "resuming another run's checkpoint into a run folder was not refused")
+  endif()
+  file(SHA256 ${OUT}/run/checkpoint.h5 after)
+  file(STRINGS ${OUT}/run/log.csv rows)
+  list(LENGTH rows n)
+  if(NOT before STREQUAL after OR NOT n EQUAL 3)
+    message(FATAL_ERROR "a refused run changed the folder's checkpoint or log")
+  endif()
+  run(0 ${TRAIN} ${_args} --max-steps 3 -o ${OUT}/run --resume ${OUT}/run/checkpoint.h5)
+  file(WRITE ${OUT}/run/.checkpoint.h5.tmp999999999 "left by a killed writer")
+  run(0 ${TRAIN} ${_args} --max-steps 1 -o ${OUT}/run --overwrite)
+  file(STRINGS ${OUT}/run/log.csv rows)
+  list(LENGTH rows n)
+  if(NOT n EQUAL 2 OR EXISTS ${OUT}/run/.checkpoint.h5.tmp999999999)
+    message(FATAL_ERROR "--overwrite did not start afresh (${n} log lines) or left the stale temporary")
+  endif()
+elseif(SCENARIO STREQUAL "interrupt_final")
+  find_program(TIMEOUT timeout REQUIRED)
+  run(130 ${TIMEOUT} --preserve-status -s INT 4 ${TRAIN} ${_args} --max-steps 1 -o ${OUT})
+  if(NOT last_output MATCHES "interrupted during the final test evaluation; the checkpoint is complete: run again with the same options and --resume .*checkpoint.h5 to finish it")
+    message(FATAL_ERROR "no instruction after Ctrl-C in the final evaluation")
+  endif()
+  if(NOT EXISTS ${OUT}/checkpoint.h5 OR EXISTS ${OUT}/summary.json)
+    message(FATAL_ERROR "expected a checkpoint and no summary after Ctrl-C in the final evaluation")
   endif()
 else()
   message(FATAL_ERROR "unknown SCENARIO '${SCENARIO}'")

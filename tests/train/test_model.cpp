@@ -105,6 +105,17 @@ TEST(ModelSpec, MalformedDescriptionsNameTheProblem) {
   expect_parse_error("kind=tv;seed=0", "'channels' is missing");
   expect_parse_error("kind=tv;channels=x;seed=0", "'channels' is not an integer");
   expect_parse_error("kind=zzz;channels=3;seed=0", "zzz");
+  // Corrupt numbers name their field rather than the C++ function that failed ("stoull").
+  expect_parse_error("kind=tv;channels=3;seed=x1", "'seed' is not a seed ('x1')");
+  expect_parse_error("kind=tv;channels=3;seed=-1", "'seed' is not a seed ('-1')");
+  expect_parse_error("kind=tv;channels=3x;seed=0", "'channels' is not an integer ('3x')");
+  const std::string crr =
+      "kind=crr;channels=3;seed=0;crr.kernel=5;crr.potential=huber;"
+      "crr.spectral_size=64;";
+  expect_parse_error(crr + "crr.channels=4,,8;crr.beta=100",
+                     "'crr.channels' is not a list of integers ('')");
+  expect_parse_error(crr + "crr.channels=4;crr.beta=1e999", "'crr.beta' is not a number");
+  expect_parse_error(crr + "crr.channels=4;crr.beta=", "'crr.beta' is not a number ('')");
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <bilevel/core/error.hpp>
@@ -10,6 +11,39 @@
 
 namespace bilevel::io {
 
+namespace {
+constexpr const char* kTempTag = ".tmp";
+
+// Hidden, unique per process: concurrent writers of the same file never share a temp file.
+std::string temporary_name(const std::string& filename) {
+  return "." + filename + kTempTag + std::to_string(::getpid());
+}
+
+// The writer's PID if `filename` is one of temporary_name's, else 0.
+long writer_of(const std::string& filename) {
+  const auto tag = filename.rfind(kTempTag);
+  if (filename.size() < 2 || filename[0] != '.' || tag == std::string::npos || tag < 2) return 0;
+  const std::string digits = filename.substr(tag + std::strlen(kTempTag));
+  if (digits.empty() || digits.size() > 9 ||
+      digits.find_first_not_of("0123456789") != std::string::npos)
+    return 0;
+  return std::stol(digits);
+}
+}  // namespace
+
+int remove_stale_temporaries(const std::string& folder) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  int removed = 0;
+  for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+    const long pid = writer_of(it->path().filename().string());
+    if (pid <= 0 || !it->is_regular_file(ec)) continue;
+    // ESRCH: no such process. EPERM means it runs under another user: keep its file.
+    if (::kill(pid_t(pid), 0) != 0 && errno == ESRCH && fs::remove(it->path(), ec)) ++removed;
+  }
+  return removed;
+}
+
 void write_atomically(const std::string& path,
                       const std::function<bool(const std::string&)>& write) {
   namespace fs = std::filesystem;
@@ -18,9 +52,7 @@ void write_atomically(const std::string& path,
   std::error_code ec;
   require(fs::is_directory(dir, ec), "cannot write '", path, "': folder '", dir.string(),
           "' does not exist");
-  // Hidden, unique per process: concurrent writers of the same file never share a temp file.
-  const fs::path temp =
-      dir / ("." + target.filename().string() + ".tmp" + std::to_string(::getpid()));
+  const fs::path temp = dir / temporary_name(target.filename().string());
   bool ok = false;
   try {
     ok = write(temp.string());

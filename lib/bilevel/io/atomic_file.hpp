@@ -23,4 +23,9 @@ void write_text_atomically(const std::string& path, const std::string& text);
 /// (the partial file is left for the caller, normally write_atomically, to remove).
 void write_bytes(const std::string& path, const void* data, std::size_t size);
 
+/// \brief Removes the temporary files that write_atomically left in `folder` when its process
+/// was killed mid-write (SIGKILL, a second Ctrl-C): `.NAME.tmpPID` whose PID no longer runs.
+/// A writer that is still alive keeps its file. Returns how many were removed.
+int remove_stale_temporaries(const std::string& folder);
+
 }  // namespace bilevel::io

@@ -77,34 +77,50 @@ struct ModelSpec {
       require(it != kv.end(), "model description: '", key, "' is missing");
       return it->second;
     };
-    auto integer = [&](const std::string& key) {
-      try {
-        return std::stoi(get(key));
-      } catch (const std::logic_error&) {
-        throw Error("model description: '" + key + "' is not an integer");
-      }
+    // Every field is read whole: "8x", "" or "1e999" name the field instead of escaping as
+    // std::invalid_argument("stoi").
+    const auto to_int = [](const std::string& t, std::size_t* used) { return std::stoi(t, used); };
+    const auto to_real = [](const std::string& t, std::size_t* used) { return std::stod(t, used); };
+    const auto to_seed = [](const std::string& t, std::size_t* used) {
+      if (t.find('-') != std::string::npos) throw std::invalid_argument("negative");
+      return std::stoull(t, used);
     };
+    const auto number = [](const std::string& key, const std::string& text, auto parse,
+                           const char* what) {
+      try {
+        std::size_t used = 0;
+        const auto v = parse(text, &used);
+        if (used == text.size()) return v;
+      } catch (const std::logic_error&) {
+      }
+      throw Error("model description: '" + key + "' is not " + what + " ('" + text + "')");
+    };
+    auto integer = [&](const std::string& key) {
+      return number(key, get(key), to_int, "an integer");
+    };
+    auto real = [&](const std::string& key) { return number(key, get(key), to_real, "a number"); };
     ModelSpec m;
     m.kind = parse_regularizer(get("kind"));
     m.channels = integer("channels");
-    m.seed = std::stoull(get("seed"));
+    m.seed = number("seed", get("seed"), to_seed, "a seed");
     if (m.kind == RegularizerKind::crr) {
       m.crr.channels.clear();
       std::istringstream cs(get("crr.channels"));
-      for (std::string c; std::getline(cs, c, ',');) m.crr.channels.push_back(std::stoi(c));
+      for (std::string c; std::getline(cs, c, ',');)
+        m.crr.channels.push_back(number("crr.channels", c, to_int, "a list of integers"));
+      require(!m.crr.channels.empty(), "model description: 'crr.channels' is empty");
       m.crr.kernel_size = integer("crr.kernel");
       m.crr.potential = parse_ridge_potential(get("crr.potential"));
-      m.crr.beta = std::stod(get("crr.beta"));
+      m.crr.beta = real("crr.beta");
       m.crr.spectral_size = integer("crr.spectral_size");
       // Older descriptions lack the initial scales; they only affect a fresh initialisation.
-      if (kv.count("crr.initial_scale")) m.crr.initial_scale = std::stod(kv["crr.initial_scale"]);
+      if (kv.count("crr.initial_scale")) m.crr.initial_scale = real("crr.initial_scale");
     } else if (m.kind == RegularizerKind::icnn) {
       m.icnn.hidden = integer("icnn.hidden");
       m.icnn.out = integer("icnn.out");
       m.icnn.kernel_size = integer("icnn.kernel");
-      m.icnn.nu = std::stod(get("icnn.nu"));
-      if (kv.count("icnn.initial_scale"))
-        m.icnn.initial_scale = std::stod(kv["icnn.initial_scale"]);
+      m.icnn.nu = real("icnn.nu");
+      if (kv.count("icnn.initial_scale")) m.icnn.initial_scale = real("icnn.initial_scale");
     } else if (m.kind == RegularizerKind::foe) {
       m.foe_filters = integer("foe.filters");
       m.foe_kernel = integer("foe.kernel");
