@@ -148,6 +148,12 @@ void train(const TrainSettings& s, const std::string& settings_ini) {
                      {"eps", s.test_eps}};
   if (auto* tv = dynamic_cast<SmoothedTV<Scalar, Exec>*>(reg.get()))
     summary["tv"] = {{"alpha", tv->alpha()}, {"nu", tv->nu()}};
+  const auto& capped = trainer.test_evaluator().capped();
+  if (!capped.empty()) {
+    nlohmann::json names = nlohmann::json::array();
+    for (int k : capped) names.push_back(test_host.names[std::size_t(k)]);
+    summary["test"]["stopped_at_iteration_cap"] = names;
+  }
   io::write_text_atomically(s.output + "/summary.json", summary.dump(2) + "\n");
 
   int width = 28;  // the name column fits the longest name
@@ -160,6 +166,17 @@ void train(const TrainSettings& s, const std::string& settings_ini) {
   std::printf("%ld steps, cost %ld, %s; wrote %s/{log.csv,checkpoint.h5,summary.json,panels/}\n",
               trainer.iteration(), trainer.cost(), format_duration(last.seconds).c_str(),
               s.output.c_str());
+  if (!capped.empty()) {  // the PSNRs exist but are not certified to --test-eps
+    std::string names;
+    for (int k : capped)
+      names += (names.empty() ? "'" : ", '") + test_host.names[std::size_t(k)] + "'";
+    std::fflush(stdout);
+    std::fprintf(stderr,
+                 "bilevel-train: warning: %zu of %zu test images stopped at the iteration cap (%d) "
+                 "before |grad h| <= %g: %s; their PSNRs are approximate (raise --test-eps)\n",
+                 capped.size(), rec.size(), trainer.test_evaluator().max_iterations(), s.test_eps,
+                 names.c_str());
+  }
 }
 
 }  // namespace bilevel::apps

@@ -68,7 +68,7 @@ class Maid : public UpperLevelMethod<Scalar, ExecSpace> {
       const auto h = p.hypergradient(m_eps, delta, true);
       cost += h.cost();
       const auto at0 = p.loss_of_last_solution();
-      const double zn = Base::norm(p.space(), h.z);
+      const double zn = impl::flat_norm("bilevel::optim::z_norm", p.space(), h.z);
       if (!(zn > h.bound)) {  // the error could exceed the gradient: not a descent direction
         if (m_eps <= floor) break;
         m_eps = std::max(m_eps * m_tighten, floor);

@@ -139,25 +139,20 @@ class UpperLevelMethod {
   /// Named device arrays of the state (e.g. Adam's moments), restored in place.
   virtual std::vector<std::pair<std::string, Params>> arrays() const { return {}; }
 
- protected:
   /// eps_k of the schedule, never below what the arithmetic can certify.
   static double scheduled_eps(const ScheduleOptions& o, const Problem& p, long k) {
     return std::max(o.accuracy(k), p.accuracy_floor());
   }
+
+ protected:
   /// The record fields every method reports for a hypergradient.
   static StepRecord record(const Problem& p, const Hypergradient& h, double eps, double delta,
                            double alpha) {
     StepRecord r;
     r.step_cost = h.cost();
     r.loss = h.loss, r.eps = eps, r.delta = delta, r.alpha = alpha, r.bound = h.bound;
-    r.z_norm = norm(p.space(), h.z);
+    r.z_norm = impl::flat_norm("bilevel::optim::z_norm", p.space(), h.z);
     return r;
-  }
-  /// |z| through the library's fixed-order sum (the same bits at every thread count).
-  static double norm(const ExecSpace& space, const Params& z) {
-    return std::sqrt(impl::flat_sum(
-        "bilevel::optim::z_norm", space, std::int64_t(z.extent(0)),
-        KOKKOS_LAMBDA(std::int64_t k) { return double(z(k)) * double(z(k)); }));
   }
   /// theta <- update(copy of theta) through the problem (its constraints applied there).
   template <class Update>

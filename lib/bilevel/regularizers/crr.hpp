@@ -6,12 +6,14 @@
 /// reparametrised to zero mean (stored minus its mean) and initialised zero-mean Xavier normal;
 /// s a per-channel log-scale (64); psi Huber or log-cosh with parameter beta (fixed).
 ///
-/// sigma(W) is the largest singular value of W on a P x P image (P = `spectral_size`): the top
-/// eigenvalue of W^T W by restarted Lanczos (solvers/lanczos.hpp), warm-started from the
-/// previous singular vector, until ||W^T W v - lambda v|| <= spectral_tol * lambda. (Plain
-/// power iteration, as in the paper, needs tens of thousands of steps here: the top of the
-/// spectrum of a convolution is tightly clustered.) Its derivative dsigma = <u, dW v> (u, v the
-/// singular vectors) is part of the exact mixed product. Zero padding makes the norm grow
+/// sigma(W) = ||W v|| on a P x P domain (P = `spectral_size`), v the unit top right singular
+/// vector of W found by restarted Lanczos on W^T W (warm-started from the previous v) until
+/// ||W^T W v - lambda v|| <= spectral_tol * lambda (regularizers/impl/spectral_normaliser.hpp).
+/// v is state: for it, sigma and its derivative dsigma = <u, dW v> (u = W v / sigma, part of
+/// the exact mixed product) are exact even when the top singular values nearly coincide, and
+/// hold_normalisation(true) keeps v while theta changes (finite differences, trial steps).
+/// (Plain power iteration, as in the paper, needs tens of thousands of steps here: the top of
+/// the spectrum of a convolution is tightly clustered.) Zero padding makes the norm grow
 /// slightly with the image size, so P defaults to the training crop size (64).
 /// theta blocks: "filters1" (4, C, 5, 5), "filters2" (8, 4, 5, 5), "filters3" (64, 8, 5, 5),
 /// "log_scale" (64): 13,964 parameters for colour images.
@@ -20,7 +22,7 @@
 #include <bilevel/potentials/ridge_potential.hpp>
 #include <bilevel/regularizers/impl/conv_chain.hpp>
 #include <bilevel/regularizers/impl/pixel_ops.hpp>
-#include <bilevel/solvers/lanczos.hpp>
+#include <bilevel/regularizers/impl/spectral_normaliser.hpp>
 #include <cmath>
 #include <memory>
 
@@ -31,10 +33,13 @@ struct CrrOptions {
   std::vector<int> channels{4, 8, 64};  ///< output channels of the layers
   int kernel_size = 5;
   RidgePotentialKind potential = RidgePotentialKind::huber;
-  double beta = 100.0;                 ///< potential parameter (Huber kink at 1 / beta)
-  double initial_scale = 1.0;          ///< exp(s) at initialisation
-  int spectral_size = 64;              ///< P: power iteration on P x P images
-  double spectral_tol = 1e-6;          ///< relative eigen-residual stopping Lanczos
+  double beta = 100.0;         ///< potential parameter (Huber kink at 1 / beta)
+  double initial_scale = 1.0;  ///< exp(s) at initialisation
+  int spectral_size = 64;      ///< P: the normalisation's domain is P x P
+  /// Relative eigen-residual stopping Lanczos. sigma = ||W v|| and its derivative are exact for
+  /// any v, so this only sets how close ||W~|| is to 1: at 1e-4 sigma is within ~1e-7 of the
+  /// top singular value of the paper's CRR, and a warm-started refresh takes 2-6 products.
+  double spectral_tol = 1e-4;
   int spectral_max_iterations = 3000;  ///< operator applications per update at most
 };
 
@@ -56,7 +61,9 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
         m_chain(layer_channels(channels, opt), opt.kernel_size),
         m_scale("bilevel::crr::scale", opt.channels.back()),
         m_sums("bilevel::crr::sums", opt.channels.back()),
-        m_potential{opt.potential, Scalar(opt.beta)} {
+        m_potential{opt.potential, Scalar(opt.beta)},
+        m_spectral({1, channels, opt.spectral_size, opt.spectral_size}, opt.spectral_tol,
+                   opt.spectral_max_iterations) {
     require(opt.beta > 0 && opt.initial_scale > 0 && opt.spectral_size > 0 && opt.spectral_tol > 0,
             "bilevel::crr: beta, initial scale, spectral size and tolerance must be positive");
     std::vector<ParamBlock> blocks;
@@ -73,7 +80,7 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
     for (std::size_t l = 0; l < m_chain.depth(); ++l)
       m_chain.layer(l).initialize_xavier(space, this->m_theta, filter_offset(l), seed + 7919 * l);
     Kokkos::deep_copy(space, scale_block(this->m_theta), Scalar(std::log(m_opt.initial_scale)));
-    m_have_vector = false;
+    m_spectral.reset();
     update(space);
   }
 
@@ -165,17 +172,13 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
     // wx / wq are the chains' last activations: backprop overwrites only the hidden scratch.
     m_chain.backprop_filters(space, x, wx, m_ax, Scalar(0));
     m_chain.backprop_filters(space, q, wq, m_aq, Scalar(1));
-    // Through sigma: dL/dsigma = -(1/sigma) sum_c dL/ds_c, and dsigma/dK = d<u, W v>/dK.
+    // Through sigma: dL/dsigma = -(1/sigma) sum_c dL/ds_c, and dsigma/dK = <u, dW v>.
     double ds_total = 0;
     {
       auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_sums);
       for (std::size_t c = 0; c < h.extent(0); ++c) ds_total += h(c);
     }
-    const double dl_dsigma = -ds_total / m_sigma;
-    // u = W v / sigma: the output activation of the singular vector, kept in m_av.
-    Kokkos::deep_copy(space, m_top, m_av.acts.back());
-    axpby(space, Scalar(0), m_top, Scalar(dl_dsigma / m_sigma), m_top);
-    m_chain.backprop_filters(space, m_v, m_top, m_av, Scalar(1));
+    m_spectral.backprop(space, m_chain, -ds_total / m_spectral.sigma());
     for (std::size_t l = 0; l < m_chain.depth(); ++l)
       m_chain.layer(l).store_gradient(space, dtheta, filter_offset(l));
     const auto sums = m_sums;
@@ -185,45 +188,36 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
         KOKKOS_LAMBDA(int c) { out(c) = Scalar(sums(c)); });
   }
 
-  /// sigma(W) of the current filters (on P x P images).
-  double spectral_norm() const { return m_sigma; }
-  /// The last spectral-norm computation: operator applications, residual, convergence.
-  const EigenResult& spectral_result() const { return m_spectral; }
+  /// sigma(W) = ||W v|| of the current filters (on P x P images).
+  double spectral_norm() const { return m_spectral.sigma(); }
+  /// The last Lanczos refresh of v: operator applications, residual, convergence.
+  const EigenResult& spectral_result() const { return m_spectral.result(); }
+  /// While held, set_params keeps the singular vector v, so sigma = ||W v|| and the model are
+  /// one smooth function of theta (for finite differences or trial steps); unheld, every
+  /// set_params refreshes v by Lanczos first.
+  void hold_normalisation(bool hold) { m_spectral.hold(hold); }
   /// Applies the normalised operator W~ = exp(s)-free W / sigma to x (for tests and users).
   void apply_normalised(const ExecSpace& space, const ConstImages& x, const MutImages& y) {
     const auto& wx = m_chain.forward(space, x, m_ax);
     Kokkos::deep_copy(space, y, wx);
-    axpby(space, Scalar(0), y, Scalar(1.0 / m_sigma), y);
+    axpby(space, Scalar(0), y, Scalar(1.0 / m_spectral.sigma()), y);
   }
   const CrrOptions& options() const { return m_opt; }
 
   /// The Lanczos start vector of the last update (see Regularizer::internal_state).
-  std::vector<double> internal_state() const override {
-    if (m_v_start.data() == nullptr) return {};
-    auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_v_start);
-    return std::vector<double>(h.data(), h.data() + h.span());
-  }
+  std::vector<double> internal_state() const override { return m_spectral.state(); }
   void set_internal_state(const ExecSpace& space, const std::vector<double>& state) override {
-    const int p = m_opt.spectral_size;
-    const Shape vs{1, this->channels(), p, p};
-    require(std::int64_t(state.size()) == vs.size(), "bilevel::crr: internal state has ",
-            state.size(), " values, expected ", vs.size());
-    this->ensure(m_v, "bilevel::crr::singular_vector", vs);
-    auto h = Kokkos::create_mirror_view(m_v);
-    for (std::size_t k = 0; k < state.size(); ++k) h.data()[k] = Scalar(state[k]);
-    Kokkos::deep_copy(space, m_v, h);
-    space.fence();  // h dies here
-    m_have_vector = true;
+    m_spectral.set_state(space, state);
   }
 
  protected:
   void update(const ExecSpace& space) override {
     for (std::size_t l = 0; l < m_chain.depth(); ++l)
       m_chain.layer(l).update(space, this->m_theta, filter_offset(l));
-    power_iteration(space);
+    m_spectral.update(space, m_chain);
     const auto theta_s = scale_block(this->m_theta);
     const auto scale = m_scale;
-    const double inv_sigma = 1.0 / m_sigma;
+    const double inv_sigma = 1.0 / m_spectral.sigma();
     Kokkos::parallel_for(
         "bilevel::crr::scale", Kokkos::RangePolicy<ExecSpace>(space, 0, scale.extent(0)),
         KOKKOS_LAMBDA(int c) { scale(c) = Scalar(math::exp(double(theta_s(c))) * inv_sigma); });
@@ -242,52 +236,13 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
     return Kokkos::subview(theta, std::make_pair(b.offset, b.offset + b.size));
   }
 
-  /// sigma^2 = largest eigenvalue of W^T W on (1, C, P, P) by restarted Lanczos, warm-started
-  /// from the previous right singular vector m_v.
-  void power_iteration(const ExecSpace& space) {
-    const ProfilingRegion region("bilevel::crr::spectral_norm");
-    const int p = m_opt.spectral_size;
-    const Shape vs{1, this->channels(), p, p};
-    this->ensure(m_v, "bilevel::crr::singular_vector", vs);
-    if (!m_lanczos) m_lanczos = std::make_unique<Lanczos<Scalar, ExecSpace>>(vs, 20);
-    if (!m_have_vector) {
-      const auto z = host_normals(0xC22, std::size_t(vs.size()));
-      auto h = Kokkos::create_mirror_view(m_v);
-      for (std::size_t k = 0; k < z.size(); ++k) h.data()[k] = Scalar(z[k]);
-      Kokkos::deep_copy(space, m_v, h);
-      space.fence();  // h dies here
-      m_have_vector = true;
-    }
-    this->ensure(m_v_start, "bilevel::crr::lanczos_start", vs);
-    Kokkos::deep_copy(space, m_v_start, m_v);  // for exact resumes (internal_state)
-    const auto normal = [this](const ExecSpace& sp, const auto& in, const MutImages& out) {
-      const auto& wv = m_chain.forward(sp, in, m_av);
-      m_chain.adjoint(sp, wv, out, m_av);
-    };
-    const EigenResult r = m_lanczos->top_eigenpair(space, normal, m_v, m_opt.spectral_tol,
-                                                   m_opt.spectral_max_iterations);
-    require(r.value > 0 && std::isfinite(r.value),
-            "bilevel::crr: the convolution operator is zero ", "or not finite (Lanczos gave ",
-            r.value, ")");
-    m_spectral = r;
-    m_sigma = std::sqrt(r.value);
-    // Singular pair for dsigma: v (unit) and u = W v / sigma; the activations of v (W v last)
-    // stay in m_av for the mixed product.
-    const auto& wv = m_chain.forward(space, m_v, m_av);
-    this->ensure(m_top, "bilevel::crr::sigma_signal", shape_of(wv));
-  }
-
   CrrOptions m_opt;
   Chain m_chain;
   Kokkos::View<Scalar*, memory_space> m_scale;  // exp(s) / sigma
   Kokkos::View<double*, memory_space> m_sums;
   RidgePotential<Scalar> m_potential;
-  typename Chain::Activations m_ax, m_aq, m_av;
-  MutImages m_v, m_v_start, m_top;
-  std::unique_ptr<Lanczos<Scalar, ExecSpace>> m_lanczos;
-  EigenResult m_spectral;
-  double m_sigma = 1;
-  bool m_have_vector = false;
+  typename Chain::Activations m_ax, m_aq;
+  impl::SpectralNormaliser<Scalar, ExecSpace> m_spectral;
 };
 
 }  // namespace bilevel

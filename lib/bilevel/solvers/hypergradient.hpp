@@ -188,9 +188,7 @@ class HypergradientSolver {
   }
 
   double params_norm(const ExecSpace& space, const Params& v) const {
-    return std::sqrt(impl::flat_sum(
-        "bilevel::hypergradient::params_norm", space, std::int64_t(v.extent(0)),
-        KOKKOS_LAMBDA(std::int64_t k) { return double(v(k)) * double(v(k)); }));
+    return impl::flat_norm("bilevel::hypergradient::params_norm", space, v);
   }
 
   std::vector<double> sample_norms(const ExecSpace& space, const MutImages& v) {

@@ -51,8 +51,9 @@ class Lanczos {
     while (r.applications < max_applications) {
       Kokkos::deep_copy(space, q(0), v);
       std::vector<double> alpha, beta;
+      Ritz ritz;
       int m = 0;
-      for (; m < m_steps && r.applications < max_applications; ++m) {
+      while (m < m_steps && r.applications < max_applications) {
         apply(space, q(m), m_w);
         ++r.applications;
         // Full reorthogonalisation (twice is enough): w <- w - sum_i <q_i, w> q_i.
@@ -66,28 +67,20 @@ class Lanczos {
         alpha.push_back(a);
         const double b = std::sqrt(dot(space, m_w, m_w));
         beta.push_back(b);
-        if (b <= 1e-14 * std::abs(a)) {  // invariant subspace: exact
-          ++m;
-          break;
-        }
-        Kokkos::deep_copy(space, q(m + 1), m_w);
-        scale(space, q(m + 1), 1.0 / b);
+        ++m;
+        // The top Ritz pair of the m x m tridiagonal matrix costs O(m^3) flops on the host,
+        // nothing next to one operator application, so convergence is checked at every step:
+        // a warm start near the top eigenvector often needs only a few.
+        ritz = top_ritz(alpha, beta, m);
+        if (b <= 1e-14 * std::abs(a) || ritz.residual <= tol * ritz.value) break;
+        Kokkos::deep_copy(space, q(m), m_w);
+        scale(space, q(m), 1.0 / b);
       }
-      // Top eigenpair of the m x m tridiagonal matrix, and its Ritz vector as the restart.
-      std::vector<double> t(std::size_t(m) * m, 0.0), values, vectors;
-      for (int i = 0; i < m; ++i) {
-        t[i * m + i] = alpha[i];
-        if (i + 1 < m) t[i * m + i + 1] = t[(i + 1) * m + i] = beta[i];
-      }
-      impl::symmetric_eigen(t, m, values, vectors);
-      int top = 0;
-      for (int i = 1; i < m; ++i)
-        if (values[i] > values[top]) top = i;
-      r.value = values[top];
-      r.residual = std::abs(beta[m - 1] * vectors[std::size_t(m - 1) * m + top]);
+      // The Ritz vector: the result, or the next restart.
+      r.value = ritz.value, r.residual = ritz.residual;
       Kokkos::deep_copy(space, v, Scalar(0));
       for (int i = 0; i < m; ++i)
-        axpby(space, Scalar(vectors[std::size_t(i) * m + top]), q(i), Scalar(1), v);
+        axpby(space, Scalar(ritz.vector[std::size_t(i)]), q(i), Scalar(1), v);
       scale(space, v, 1.0 / std::sqrt(dot(space, v, v)));
       if (r.residual <= tol * r.value) {
         r.converged = true;
@@ -98,6 +91,30 @@ class Lanczos {
   }
 
  private:
+  struct Ritz {
+    double value = 0, residual = 0;
+    std::vector<double> vector;  // coordinates in the Lanczos basis
+  };
+  // Top eigenpair of the m x m tridiagonal matrix (alpha, beta) and its residual estimate
+  // |beta_m y_m| = ||A v - value v|| for the Ritz vector v.
+  static Ritz top_ritz(const std::vector<double>& alpha, const std::vector<double>& beta, int m) {
+    std::vector<double> t(std::size_t(m) * m, 0.0), values, vectors;
+    for (int i = 0; i < m; ++i) {
+      t[std::size_t(i) * m + i] = alpha[std::size_t(i)];
+      if (i + 1 < m)
+        t[std::size_t(i) * m + i + 1] = t[std::size_t(i + 1) * m + i] = beta[std::size_t(i)];
+    }
+    impl::symmetric_eigen(t, m, values, vectors);
+    int top = 0;
+    for (int i = 1; i < m; ++i)
+      if (values[std::size_t(i)] > values[std::size_t(top)]) top = i;
+    Ritz out;
+    out.value = values[std::size_t(top)];
+    out.residual = std::abs(beta[std::size_t(m - 1)] * vectors[std::size_t(m - 1) * m + top]);
+    for (int i = 0; i < m; ++i) out.vector.push_back(vectors[std::size_t(i) * m + top]);
+    return out;
+  }
+
   auto q(int i) const {
     return Kokkos::subview(m_basis, std::make_pair(i * m_shape.n, (i + 1) * m_shape.n), Kokkos::ALL,
                            Kokkos::ALL, Kokkos::ALL);

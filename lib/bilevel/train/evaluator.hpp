@@ -41,6 +41,7 @@ class Evaluator {
       Kokkos::deep_copy(m_space, m_x, m_test.measured());
     }
     std::vector<double> out;
+    m_capped.clear();
     long c = 0;
     for (int first = 0; first < n; first += m_chunk) {
       Chunk& ch = chunk(std::min(m_chunk, n - first));
@@ -51,13 +52,22 @@ class Evaluator {
       const auto xs = Kokkos::subview(m_x, std::make_pair(first, first + count), Kokkos::ALL,
                                       Kokkos::ALL, Kokkos::ALL);
       Kokkos::deep_copy(m_space, ch.x, xs);
-      c += ch.solver.solve(m_space, ch.problem, ch.x, m_eps).total_iterations;
+      const auto r = ch.solver.solve(m_space, ch.problem, ch.x, m_eps);
+      c += r.total_iterations;
+      for (int i = 0; i < count; ++i)
+        if (!r.converged[std::size_t(i)]) m_capped.push_back(first + i);
       Kokkos::deep_copy(m_space, xs, ch.x);
       for (double p : psnr_host(m_space, ch.x, ch.batch.clean)) out.push_back(p);
     }
     if (cost) *cost = c;
     return out;
   }
+
+  /// The test images (indices) whose solve stopped at the iteration cap before reaching eps in
+  /// the last evaluation: their PSNRs are not certified.
+  const std::vector<int>& capped() const { return m_capped; }
+  /// The lower-level iteration cap.
+  int max_iterations() const { return m_lower.max_iterations; }
 
   /// The reconstructions of the last evaluation (an empty View before the first).
   const MutImages& reconstructions() const { return m_x; }
@@ -95,6 +105,7 @@ class Evaluator {
   int m_chunk;
   double m_eps;
   MutImages m_x;
+  std::vector<int> m_capped;
   std::map<int, std::unique_ptr<Chunk>> m_chunks;
 };
 

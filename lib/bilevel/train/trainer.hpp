@@ -150,6 +150,13 @@ class Trainer : private UpperLevelProblem<Scalar, ExecSpace> {
     return m_evaluator->psnrs(cost);
   }
 
+  /// The test evaluator (test PSNRs, reconstructions, which solves hit the iteration cap);
+  /// throws without test data.
+  const Evaluator<Scalar, ExecSpace>& test_evaluator() const {
+    require(m_evaluator.has_value(), "bilevel::Trainer: no test data");
+    return *m_evaluator;
+  }
+
   /// The test reconstructions of the last test_psnr / test_psnrs call (empty before one).
   const MutImages& test_reconstructions() const {
     static const MutImages none;
@@ -174,7 +181,7 @@ class Trainer : private UpperLevelProblem<Scalar, ExecSpace> {
   /// The accuracy the next step uses.
   double current_eps() const {
     const double e = m_method->current_eps();
-    return std::isnan(e) ? std::max(m_opt.schedule.accuracy(m_k), accuracy_floor()) : e;
+    return std::isnan(e) ? Method::scheduled_eps(m_opt.schedule, *this, m_k) : e;
   }
   /// The method could make no further progress (MAID: no certified decrease at the finest
   /// accuracy, a stationary point).

@@ -12,6 +12,7 @@
 /// device (no thread-count knob), so they are reproducible from run to run on one device.
 
 #include <bilevel/core/kokkos_compat.hpp>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -81,6 +82,15 @@ double flat_sum(const char* label, const ExecSpace& space, std::int64_t n, const
         KOKKOS_LAMBDA(std::int64_t k, double& acc) { acc += f(k); }, total);
     return total;
   }
+}
+
+/// The Euclidean norm of a rank-1 View, accumulated in double by flat_sum (the same bits at
+/// every thread count on host backends).
+template <class ExecSpace, class V>
+double flat_norm(const char* label, const ExecSpace& space, const V& v) {
+  return std::sqrt(flat_sum(
+      label, space, std::int64_t(v.extent(0)),
+      KOKKOS_LAMBDA(std::int64_t k) { return double(v(k)) * double(v(k)); }));
 }
 
 }  // namespace bilevel::impl
