@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Bilevel needs to build, test and benchmark on Debian 12: the compiler and CMake,
 # Kokkos 3.4 and Kokkos Kernels from Debian's Trilinos packages (Serial backend), stb_image,
-# CLI11, nlohmann-json, HDF5, GoogleTest, Google Benchmark and clang-format (the style test); then builds Kokkos 3.4.01 with
+# CLI11, nlohmann-json, HDF5, GoogleTest, Google Benchmark, clang-format (the style test) and
+# Open MPI (data-parallel training); then builds Kokkos 3.4.01 with
 # OpenMP from Debian's trilinos source package (install-kokkos-openmp.sh, cached). Runs
 # apt-get as root (through sudo if needed). BILEVEL_SKIP_OPENMP=1 skips the OpenMP Kokkos.
 set -euo pipefail
@@ -10,6 +11,7 @@ packages=(
   libtrilinos-kokkos-dev libtrilinos-kokkos-kernels-dev
   libstb-dev libcli11-dev nlohmann-json3-dev libhdf5-dev
   libgtest-dev libbenchmark-dev clang-format
+  libopenmpi-dev openmpi-bin
 )
 as_root=()
 if [ "$(id -u)" != 0 ]; then

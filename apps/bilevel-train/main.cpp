@@ -25,10 +25,15 @@ int main(int argc, char** argv) {
       "--resume out/icnn/checkpoint.h5\n"
       "  # FoE by MAID (full batch) for inpainting, options from a file\n"
       "  bilevel-train --config out/foe/settings.ini\n"
+      "  # data-parallel over 4 MPI ranks (MPI builds): the same result as one rank\n"
+      "  mpirun -np 4 bilevel-train --batch 32 --max-steps 100 -o out/crr4\n"
       "Outputs in --output: log.csv (one row per step), checkpoint.h5, settings.ini,\n"
       "summary.json, panels/<image>.png (clean | measured | reconstructed).\n");
   s.add_options(app);
-  return bilevel::apps::run_app(app, argc, argv, s.precision, [&](auto scalar) {
-    bilevel::apps::train<decltype(scalar)>(s, bilevel::apps::settings_ini(app));
-  });
+  return bilevel::apps::run_app(
+      app, argc, argv, s.precision,
+      [&](auto scalar) {
+        bilevel::apps::train<decltype(scalar)>(s, bilevel::apps::settings_ini(app));
+      },
+      bilevel::apps::Ranks::many);
 }

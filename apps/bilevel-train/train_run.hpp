@@ -2,6 +2,7 @@
 // The body of bilevel-train: load and check every input, build the model and the trainer
 // (restoring a checkpoint on --resume), then step with a progress line, a CSV row and a
 // checkpoint per step, and finish with the test evaluation, PNG panels and summary.json.
+// Under mpirun every rank trains its share of each batch; rank 0 writes and prints.
 
 #include <algorithm>
 #include <bilevel-train/train_settings.hpp>
@@ -21,14 +22,17 @@
 
 namespace bilevel::apps {
 
+/// idle / idle_max: rank 0's and the longest wait of any rank for the slowest (MPI runs).
 inline std::string csv_header() {
-  return "step,cost,step_cost,loss,eps,delta,alpha,z_norm,bound,test_psnr,test_cost,seconds";
+  return "step,cost,step_cost,loss,eps,delta,alpha,z_norm,bound,test_psnr,test_cost,seconds,"
+         "idle,idle_max";
 }
 inline std::string csv_row(const StepRecord& r) {
   char buf[512];
-  std::snprintf(buf, sizeof buf, "%ld,%ld,%ld,%.9g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%ld,%.3f", r.k,
-                r.cost, r.step_cost, r.loss, r.eps, r.delta, r.alpha, r.z_norm, r.bound,
-                r.test_psnr, r.test_cost, r.seconds);
+  std::snprintf(buf, sizeof buf,
+                "%ld,%ld,%ld,%.9g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%ld,%.3f,%.4f,%.4f", r.k, r.cost,
+                r.step_cost, r.loss, r.eps, r.delta, r.alpha, r.z_norm, r.bound, r.test_psnr,
+                r.test_cost, r.seconds, r.idle_seconds, r.idle_seconds_max);
   return buf;
 }
 
@@ -49,10 +53,13 @@ template <class Scalar>
 void train(const TrainSettings& s, const std::string& settings_ini) {
   using Exec = DefaultExecSpace;
   Exec space;
+  const Communicator comm = world();
+  const bool root = comm.is_root();
   // Inputs first: nothing is written until all of them have been read and checked.
   require(s.budget > 0 || s.max_steps > 0 || s.max_seconds > 0,
           "no stopping rule: give --budget, --max-steps or --max-seconds");
   check_run_folder(s.output, s.resume, s.overwrite);
+  comm.barrier();  // every rank has checked the folder before rank 0 writes into it
   const TrainOptions opt0 = s.train_options();
   const bool stochastic =
       !make_method<Scalar, Exec>(opt0.method, opt0.schedule, opt0.method_options)->full_batch();
@@ -68,36 +75,46 @@ void train(const TrainSettings& s, const std::string& settings_ini) {
                               kTestIdOffset);
   TrainOptions opt = opt0;
   opt.checkpoint_attributes = {{model_attribute(), spec.to_string()}};
-  Trainer<Scalar, Exec> trainer(space, *reg, train, &test, opt);
+  Trainer<Scalar, Exec> trainer(space, *reg, train, &test, opt, comm);
   if (!s.resume.empty()) trainer.load_checkpoint(s.resume);
 
-  make_output_folder(s.output);
-  make_output_folder(s.output + "/panels");
-  io::write_text_atomically(s.output + "/settings.ini", settings_ini);
   const std::string checkpoint = s.output + "/checkpoint.h5";
   CsvLog log(s.output + "/log.csv", csv_header());
-  if (!s.resume.empty()) log.resume(trainer.iteration());
+  if (root) {
+    make_output_folder(s.output);
+    make_output_folder(s.output + "/panels");
+    io::write_text_atomically(s.output + "/settings.ini", settings_ini);
+    if (!s.resume.empty()) log.resume(trainer.iteration());
+  }
   catch_interrupts();
 
   const long k0 = trainer.iteration(), c0 = trainer.cost();
   const double f0 = fraction_done(c0, s.budget, k0, s.max_steps, 0, s.max_seconds);
-  if (!s.quiet)
+  const bool quiet = s.quiet || !root;
+  if (!quiet) {
     std::printf(
-        "bilevel-train: %s %s, %s on %d crops %dx%d (test: %d images %dx%d), %s, %s\n",
+        "bilevel-train: %s %s, %s on %d crops %dx%d (test: %d images %dx%d), %s, %s%s\n",
         regularizer_name(spec.kind).c_str(), task_name(task.kind).c_str(), s.algorithm.c_str(),
         train.size(), s.data.crop, s.data.crop, test.size(), s.data.test_crop, s.data.test_crop,
         s.precision.c_str(),
-        s.resume.empty() ? "fresh start" : ("resumed at step " + std::to_string(k0)).c_str());
+        s.resume.empty() ? "fresh start" : ("resumed at step " + std::to_string(k0)).c_str(),
+        comm.distributed() ? (", " + std::to_string(comm.size()) + " MPI ranks").c_str() : "");
+    if (!s.resume.empty() && trainer.checkpoint_ranks() != comm.size())
+      std::printf(
+          "bilevel-train: the checkpoint was written by %d rank(s), this run has %d: "
+          "every warm start is kept (each rank holds all of them)\n",
+          trainer.checkpoint_ranks(), comm.size());
+  }
   StepRecord last;
   while (!trainer.done()) {
     last = trainer.step();
-    log.append(csv_row(last));
+    if (root) log.append(csv_row(last));
     require(std::isfinite(last.loss), "training diverged at step ", last.k,
             " (loss is not finite); lower --alpha0 or --eps0");
-    const bool stop = interrupted() != 0;
+    const bool stop = comm.any(interrupted() != 0);  // every rank stops at the same step
     if ((last.k + 1) % s.checkpoint_interval == 0 || trainer.done() || stop)
       trainer.save_checkpoint(checkpoint);
-    if (!s.quiet)
+    if (!quiet)
       print_progress(
           last, s,
           fraction_done(last.cost, s.budget, last.k + 1, s.max_steps, last.seconds, s.max_seconds),
@@ -113,7 +130,7 @@ void train(const TrainSettings& s, const std::string& settings_ini) {
       "bilevel-train: interrupted during the final test evaluation; the checkpoint "
       "is complete: run again with the same options and --resume " +
       checkpoint + " to finish it");
-  if (interrupted() != 0)
+  if (comm.any(interrupted() != 0))
     throw Interrupted("interrupted after step " + std::to_string(trainer.iteration() - 1) +
                       "; continue with the same options and --resume " + checkpoint);
 
@@ -123,6 +140,7 @@ void train(const TrainSettings& s, const std::string& settings_ini) {
   const auto psnr_meas = psnr_host(space, test.measured(), test.clean());
   const auto measured = io::to_host(test.measured());
   const auto rec = io::to_host(trainer.test_reconstructions());
+  if (!root) return;  // every rank took part in the evaluation; rank 0 writes
   nlohmann::json images = nlohmann::json::array();
   for (std::size_t k = 0; k < rec.size(); ++k) {
     io::write_png(s.output + "/panels/" + test_host.names[k] + ".png",
@@ -141,6 +159,7 @@ void train(const TrainSettings& s, const std::string& settings_ini) {
   summary["final_loss"] = last.loss;
   summary["final_eps"] = trainer.current_eps();
   summary["wall_seconds"] = last.seconds;
+  summary["ranks"] = comm.size();
   summary["test"] = {{"images", images},
                      {"mean_psnr_measured", mean(psnr_meas)},
                      {"mean_psnr_reconstructed", mean(psnr_rec)},

@@ -1,11 +1,14 @@
 #pragma once
-// The frame every Bilevel app runs in: Kokkos initialised around the body, the command line
-// parsed by CLI11, and every failure reported as one line "<app>: error: <what>" with a non-zero
-// exit status.
+// The frame every Bilevel app runs in: MPI (MPI builds) and Kokkos initialised around the
+// body, the command line parsed by CLI11, and every failure reported as one line
+// "<app>: error: <what>" with a non-zero exit status. Under mpirun only rank 0 prints help and
+// command-line errors, and a failure every rank meets (bad input); a failure of some ranks only
+// is printed by each of them (ranks above 0 name themselves) and then ends every rank.
 
 #include <CLI/CLI.hpp>
 #include <Kokkos_Core.hpp>
 #include <bilevel/core/error.hpp>
+#include <common/mpi_session.hpp>
 #include <cstdio>
 #include <exception>
 #include <functional>
@@ -66,33 +69,57 @@ void with_precision(const std::string& precision, Body&& body) {
     body(float{});
 }
 
+/// Whether an app splits its work over MPI ranks (bilevel-train) or runs on one process.
+enum class Ranks { one, many };
+
 /// Parses the command line with `app`, then runs `body` with Kokkos initialised.
-inline int run_app(CLI::App& app, int argc, char** argv, const std::function<void()>& body) {
+inline int run_app(CLI::App& app, int argc, char** argv, const std::function<void()>& body,
+                   Ranks ranks = Ranks::one) {
   const std::string name = app.get_name();
+  MpiSession mpi(argc, argv);
+  current_session() = &mpi;
+  const bool root = mpi.world().is_root();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
+    return root ? app.exit(e) : kOk;
   } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
+    return root ? app.exit(e) : kOk;
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "%s: error: %s (see --help)\n", name.c_str(), e.what());
+    if (root) std::fprintf(stderr, "%s: error: %s (see --help)\n", name.c_str(), e.what());
     return kUsage;
   }
+  if (ranks == Ranks::one && mpi.world().size() > 1) {
+    if (root)
+      std::fprintf(stderr,
+                   "%s: error: runs on one process (only bilevel-train splits its work "
+                   "over MPI ranks); start it without mpirun\n",
+                   name.c_str());
+    return kUsage;
+  }
+  // ranks above 0 name themselves in their messages
+  const std::string who = root ? name : name + " (rank " + std::to_string(mpi.world().rank()) + ")";
+  const auto fail = [&](const std::string& line) {
+    const bool everyone = mpi.every_rank_failed(2.0);
+    if (!everyone || root) {
+      std::fprintf(stderr, "%s: error: %s\n", (everyone ? name : who).c_str(), line.c_str());
+      std::fflush(stderr);
+    }
+    if (!everyone) mpi.abort_all(kFailure);  // the others may wait for this rank forever
+    return kFailure;
+  };
   try {
     Kokkos::ScopeGuard guard(argc, argv);
     body();
-  } catch (const Interrupted& e) {
-    std::fprintf(stderr, "%s: %s\n", name.c_str(), e.what());
+  } catch (const Interrupted& e) {  // every rank stops at the same step
+    if (root) std::fprintf(stderr, "%s: %s\n", name.c_str(), e.what());
     return kInterrupted;
   } catch (const std::bad_alloc& e) {
     std::string line = failure_line(e.what());
     if (line.rfind("out of memory", 0) != 0) line = "out of memory (use smaller or fewer images)";
-    std::fprintf(stderr, "%s: error: %s\n", name.c_str(), line.c_str());
-    return kFailure;
+    return fail(line);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s: error: %s\n", name.c_str(), failure_line(e.what()).c_str());
-    return kFailure;
+    return fail(failure_line(e.what()));
   }
   return kOk;
 }
@@ -100,8 +127,10 @@ inline int run_app(CLI::App& app, int argc, char** argv, const std::function<voi
 /// run_app for a body templated on the scalar: calls body(float{}) or body(double{}) as the
 /// parsed --precision says (see add_precision_option and with_precision).
 template <class Body>
-int run_app(CLI::App& app, int argc, char** argv, const std::string& precision, Body&& body) {
-  return run_app(app, argc, argv, [&] { with_precision(precision, body); });
+int run_app(CLI::App& app, int argc, char** argv, const std::string& precision, Body&& body,
+            Ranks ranks = Ranks::one) {
+  return run_app(
+      app, argc, argv, [&] { with_precision(precision, body); }, ranks);
 }
 
 }  // namespace bilevel::apps

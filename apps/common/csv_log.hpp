@@ -2,6 +2,7 @@
 // The per-step CSV log of a training run: rewritten atomically after every step (it is small),
 // so it is always whole, and trimmed to the checkpoint's step when a run resumes.
 
+#include <algorithm>
 #include <bilevel/io/atomic_file.hpp>
 #include <fstream>
 #include <sstream>
@@ -15,15 +16,23 @@ class CsvLog {
   CsvLog(std::string path, std::string header)
       : m_path(std::move(path)), m_header(std::move(header)) {}
 
-  /// Keeps the rows of an existing log whose first field (the step) is below `k`.
+  /// Keeps the rows of an existing log whose first field (the step) is below `k`. A log of an
+  /// earlier version with fewer columns (its header a prefix of ours) keeps its rows, the new
+  /// columns left empty.
   void resume(long k) {
     std::ifstream in(m_path);
     std::string line;
-    if (!std::getline(in, line) || line != m_header) return;  // no usable log: start afresh
+    if (!std::getline(in, line)) return;
+    std::string pad;
+    if (line != m_header) {
+      if (m_header.rfind(line + ",", 0) != 0) return;  // no usable log: start afresh
+      const std::string extra = m_header.substr(line.size());
+      pad.assign(std::size_t(std::count(extra.begin(), extra.end(), ',')), ',');
+    }
     while (std::getline(in, line)) {
       std::istringstream s(line);
       long step = -1;
-      if (s >> step && step < k) m_rows.push_back(line);
+      if (s >> step && step < k) m_rows.push_back(line + pad);
     }
   }
 

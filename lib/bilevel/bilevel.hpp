@@ -31,6 +31,10 @@
 #include <bilevel/optim/parameter_updates.hpp>
 #include <bilevel/optim/schedules.hpp>
 #include <bilevel/optim/upper_level_method.hpp>
+#include <bilevel/parallel/communicator.hpp>
+#include <bilevel/parallel/distributed_views.hpp>
+#include <bilevel/parallel/ordered_mixed_product.hpp>
+#include <bilevel/parallel/sample_partition.hpp>
 #include <bilevel/potentials/huber.hpp>
 #include <bilevel/potentials/log_cosh.hpp>
 #include <bilevel/potentials/ridge_potential.hpp>

@@ -8,6 +8,9 @@
 #                         --overwrite replaces it and removes a killed writer's temporary file.
 #   -DSCENARIO=interrupt_final  SIGINT during the final test evaluation: exit status 130, one
 #                         line saying how to finish, a complete checkpoint and no summary.
+#   -DSCENARIO=mpi_ranks  (-DLAUNCH=mpiexec|-n, -DMPI_FLAGS=...) 4 steps on 1, 2 and 4 ranks
+#                         log the same numbers; 2 steps on 2 ranks resumed to 4 on one rank
+#                         log them too; a batch of 2 on 3 ranks is refused in one line.
 #   -DTRAIN=path  -DARGS=a|b|...  (common training arguments)  -DOUT=folder
 string(REPLACE "|" ";" _args "${ARGS}")
 file(REMOVE_RECURSE "${OUT}")
@@ -21,12 +24,12 @@ function(run expect_rc)
   set(last_output "${out}${err}" PARENT_SCOPE)
 endfunction()
 
-# The log without its last column (wall seconds), as a list of rows.
+# The log without its last three columns (wall seconds, idle, idle_max), as a list of rows.
 function(read_log path var)
   file(STRINGS "${path}" rows)
   set(out "")
   foreach(r IN LISTS rows)
-    string(REGEX REPLACE ",[^,]*$" "" r "${r}")
+    string(REGEX REPLACE ",[^,]*,[^,]*,[^,]*$" "" r "${r}")
     list(APPEND out "${r}")
   endforeach()
   set(${var} "${out}" PARENT_SCOPE)
@@ -97,6 +100,34 @@ elseif(SCENARIO STREQUAL "existing_folder")
   list(LENGTH rows n)
   if(NOT n EQUAL 2 OR EXISTS ${OUT}/run/.checkpoint.h5.tmp999999999)
     message(FATAL_ERROR "--overwrite did not start afresh (${n} log lines) or left the stale temporary")
+  endif()
+elseif(SCENARIO STREQUAL "mpi_ranks")
+  string(REPLACE "|" ";" launch "${LAUNCH}")
+  string(REPLACE "|" ";" flags "${MPI_FLAGS}")
+  foreach(ranks 1 2 4)
+    run(0 ${launch} ${ranks} ${flags} ${TRAIN} ${_args} --batch 4 --max-steps 4 -o ${OUT}/r${ranks})
+    if(ranks GREATER 1 AND NOT last_output MATCHES "${ranks} MPI ranks")
+      message(FATAL_ERROR "the run on ${ranks} ranks did not say so")
+    endif()
+    read_log(${OUT}/r${ranks}/log.csv rows${ranks})
+  endforeach()
+  if(NOT rows1 STREQUAL rows2 OR NOT rows1 STREQUAL rows4)
+    message(FATAL_ERROR "1, 2 and 4 ranks logged different steps:\n${rows1}\n${rows2}\n${rows4}")
+  endif()
+  run(0 ${launch} 2 ${flags} ${TRAIN} ${_args} --batch 4 --max-steps 2 -o ${OUT}/part)
+  run(0 ${launch} 1 ${flags} ${TRAIN} ${_args} --batch 4 --max-steps 4 -o ${OUT}/part
+      --resume ${OUT}/part/checkpoint.h5)
+  if(NOT last_output MATCHES "written by 2 rank\\(s\\), this run has 1")
+    message(FATAL_ERROR "resuming a 2-rank checkpoint on one rank was not reported")
+  endif()
+  read_log(${OUT}/part/log.csv resumed)
+  if(NOT resumed STREQUAL rows1)
+    message(FATAL_ERROR "a 2-rank run resumed on one rank logged different steps")
+  endif()
+  run(1 ${launch} 3 ${flags} ${TRAIN} ${_args} --batch 2 --max-steps 1 -o ${OUT}/few)
+  if(NOT last_output MATCHES "bilevel-train: error: bilevel::Trainer: a batch of 2 samples over 3 ranks"
+     OR last_output MATCHES "rank [0-9]|MPI_ABORT")
+    message(FATAL_ERROR "a batch smaller than the ranks was not refused in one line")
   endif()
 elseif(SCENARIO STREQUAL "interrupt_final")
   find_program(TIMEOUT timeout REQUIRED)

@@ -1,9 +1,21 @@
-// Uses the installed Bilevel: noise a constant batch and check the PSNR it reports.
+// Uses the installed Bilevel: noise a constant batch and check the PSNR it reports (and, in an
+// MPI build, that the package brings MPI and a Communicator on MPI_COMM_WORLD works).
 #include <bilevel/bilevel.hpp>
 #include <cmath>
 #include <cstdio>
 
 int main(int argc, char** argv) {
+#if BILEVEL_HAVE_MPI
+  MPI_Init(&argc, &argv);
+  {
+    const bilevel::Communicator world(MPI_COMM_WORLD);
+    if (world.sum(std::int64_t(1)) != world.size()) return 1;
+    std::printf("MPI: %d rank(s)\n", world.size());
+  }
+  struct Finalize {
+    ~Finalize() { MPI_Finalize(); }
+  } finalize;
+#endif
   Kokkos::ScopeGuard guard(argc, argv);
   const bilevel::Shape s{2, 3, 32, 32};
   auto clean = bilevel::make_images<float>("clean", s);

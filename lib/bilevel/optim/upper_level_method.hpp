@@ -29,6 +29,9 @@ struct StepRecord {
   double test_psnr = std::numeric_limits<double>::quiet_NaN();
   long test_cost = 0;
   double seconds = 0;
+  /// Data-parallel runs: this rank's wait for the slowest rank in the step, and the longest
+  /// wait of any rank (0 on one process).
+  double idle_seconds = 0, idle_seconds_max = 0;
 };
 
 /// \brief The schedules every method is configured with: alpha_k, eps_k and delta_k = factor

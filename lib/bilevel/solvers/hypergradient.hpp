@@ -14,9 +14,15 @@
 /// from central differences of grad_x R in theta; L_H and L_J are local secant estimates along
 /// a random perturbation of x_eps unless set by the user. These constants are estimates, not
 /// rigorous bounds: the bound is as good as they are.
+///
+/// Data-parallel (set_distribution): each rank passes its share of the batch; the per-sample
+/// sums are taken over the whole batch in batch order, so z, the loss, the costs and the bound
+/// are the whole batch's, the same on every rank and for any number of ranks.
 
 #include <bilevel/core/impl/fixed_order.hpp>
 #include <bilevel/core/noise.hpp>
+#include <bilevel/parallel/distributed_views.hpp>
+#include <bilevel/parallel/ordered_mixed_product.hpp>
 #include <bilevel/solvers/cg.hpp>
 #include <bilevel/solvers/nmapg.hpp>
 #include <chrono>
@@ -37,6 +43,10 @@ struct HypergradientOptions {
   int jacobian_power_iterations = 3;
   double lipschitz_hessian = -1;   ///< L_H; negative: secant estimate
   double lipschitz_jacobian = -1;  ///< L_J; negative: secant estimate
+  /// Sum the mixed products sample by sample in batch order (OrderedMixedProduct) even on one
+  /// process without MPI: the bits are then those of any MPI run. Always on for an MPI
+  /// communicator.
+  bool ordered_sample_sum = false;
 };
 
 /// \brief The constants of the error bound (DESIGN.md section 5): |J| = |d_theta grad_x R|,
@@ -71,9 +81,11 @@ struct HypergradientResult {
   double bound = 0;  ///< estimate of ||z - grad F||; 0 unless estimate_bound
   /// Wall time of the parts (fenced): lower level, linear solve, mixed product, bound.
   double seconds_lower = 0, seconds_linear = 0, seconds_mixed = 0, seconds_bound = 0;
+  /// Data-parallel runs: how long this rank waited for the slowest one, and the most any
+  /// rank waited (0 on one process).
+  double seconds_idle = 0, seconds_idle_max = 0;
 };
 
-/// \brief Computes inexact hypergradients for batches; owns its solvers and buffers.
 /// \brief Fenced wall-clock laps (host timer after space.fence()).
 template <class ExecSpace>
 class Stopwatch {
@@ -93,6 +105,7 @@ class Stopwatch {
   std::chrono::steady_clock::time_point m_last;
 };
 
+/// \brief Computes inexact hypergradients for batches; owns its solvers and buffers.
 template <class Scalar, class ExecSpace = DefaultExecSpace>
 class HypergradientSolver {
  public:
@@ -113,8 +126,22 @@ class HypergradientSolver {
     m_opt.estimate_bound = estimate_bound;
     m_opt.refresh_constants = refresh_constants;
   }
+  /// Makes this solver one rank of `comm`: the batches passed to compute() are this rank's
+  /// positions of `partition` (in increasing order), the results those of the whole batch.
+  /// Without a call: one process, the batch given is the whole batch.
+  void set_distribution(const Communicator& comm, const SamplePartition& partition) {
+    require(partition.ranks() == comm.size(), "bilevel::hypergradient: a partition over ",
+            partition.ranks(), " ranks for a communicator of ", comm.size());
+    require(!comm.distributed() || m_opt.linear.kind == LinearSolverKind::conjugate_gradient ||
+                m_opt.linear.gd_step > 0,
+            "bilevel::hypergradient: gradient descent over MPI needs a fixed step (its estimate "
+            "of 1/lambda_max couples the samples of a batch)");
+    m_comm = comm, m_partition = partition, m_distributed = true;
+  }
+  const Communicator& communicator() const { return m_comm; }
 
-  /// x: warm start in, x_eps out; q: warm start in, CG solution out (both batch-shaped).
+  /// x: warm start in, x_eps out; q: warm start in, CG solution out (both batch-shaped: this
+  /// rank's share under set_distribution).
   Result compute(const ExecSpace& space, LowerLevelProblem<Scalar, ExecSpace>& h,
                  const ConstImages& clean, const MutImages& x, const MutImages& q, double eps,
                  double delta) {
@@ -124,16 +151,19 @@ class HypergradientSolver {
     const ProfilingRegion region("bilevel::hypergradient");
     auto& reg = h.regularizer();
     const Shape s = shape_of(x);
+    if (!m_distributed) m_partition = SamplePartition::contiguous(s.n, 1);
+    require(s.n == m_partition.count(m_comm.rank()), "bilevel::hypergradient: a batch of ", s.n,
+            " samples for a share of ", m_partition.count(m_comm.rank()));
+    const int total = m_partition.total();
     allocate(s, reg.num_params());
     Result r;
     r.mu = h.mu();
     Stopwatch clock(space);
-    r.lower = m_nmapg.solve(space, h, x, eps);
+    // Everything local first, so that the wait for the slowest rank is measured in one place.
+    const NmapgResult lower = m_nmapg.solve(space, h, x, eps);
     r.seconds_lower = clock.lap();
-    r.lower_cost = r.lower.total_iterations;
     squared_distance(space, x, clean, m_loss);
-    r.sample_losses = impl::to_vector(m_loss);
-    for (double l : r.sample_losses) r.loss += l / s.n;
+    const auto losses = impl::to_vector(m_loss);
     // b = 2 (x - x*) is the gradient of the upper loss g at x_eps.
     Kokkos::deep_copy(space, m_b, x);
     axpby(space, Scalar(-2), clean, Scalar(2), m_b);
@@ -142,19 +172,35 @@ class HypergradientSolver {
     };
     const auto scratch = m_nmapg.scratch();  // idle until the next lower-level solve
     m_linear.use_workspace(scratch[0], scratch[1], scratch[2]);
-    r.linear = m_linear.solve(space, hvp, m_b, q, delta);
-    r.linear_cost = r.linear.total_iterations;
+    const LinearSolveResult linear = m_linear.solve(space, hvp, m_b, q, delta);
     r.seconds_linear = clock.lap();
+    r.z = Params("bilevel::hypergradient::z", reg.num_params());
     {
       const ProfilingRegion mixed("bilevel::hypergradient::mixed_product");
-      r.z = Params("bilevel::hypergradient::z", reg.num_params());
-      reg.mixed_product(space, x, q, r.z);
-      axpby_params(space, r.z, -1.0 / s.n);
+      if (ordered())
+        m_ordered.compute_rows(space, reg, x, q);
+      else
+        reg.mixed_product(space, x, q, r.z);
     }
     r.seconds_mixed = clock.lap();
+    if (m_comm.distributed()) {
+      const double busy = r.seconds_lower + r.seconds_linear + r.seconds_mixed;
+      const double slowest = m_comm.max(busy);
+      r.seconds_idle = slowest - busy;
+      r.seconds_idle_max = slowest - m_comm.min(busy);
+    }
+    if (ordered()) m_ordered.reduce(space, m_comm, m_partition, r.z);
+    axpby_params(space, r.z, -1.0 / total);
+    r.lower = gather_samples(m_comm, m_partition, lower);
+    r.linear = gather_samples(m_comm, m_partition, linear);
+    r.sample_losses = gather_samples(m_comm, m_partition, losses);
+    for (double l : r.sample_losses) r.loss += l / total;
+    r.lower_cost = r.lower.total_iterations;
+    r.linear_cost = r.linear.total_iterations;
     double worst = 0;
     for (double g : r.lower.gradient_norms) worst = std::max(worst, g);
     r.certified_distance = worst / r.mu;
+    clock.lap();
     if (m_opt.estimate_bound) {
       const ProfilingRegion bound("bilevel::hypergradient::bound");
       error_bound(space, h, x, q, r);
@@ -187,21 +233,48 @@ class HypergradientSolver {
         KOKKOS_LAMBDA(std::int64_t k) { v(k) = Scalar(f * v(k)); });
   }
 
+  bool ordered() const { return m_comm.distributed() || m_opt.ordered_sample_sum; }
+
   double params_norm(const ExecSpace& space, const Params& v) const {
     return impl::flat_norm("bilevel::hypergradient::params_norm", space, v);
   }
 
+  /// |v_i| of every sample of the whole batch, in batch order.
   std::vector<double> sample_norms(const ExecSpace& space, const MutImages& v) {
     norm2_squared(space, v, m_norms);
     std::vector<double> out;
     for (double x : impl::to_vector(m_norms)) out.push_back(std::sqrt(x));
-    return out;
+    return gather_samples(m_comm, m_partition, out);
+  }
+  double max_sample_norm(const ExecSpace& space, const MutImages& v) {
+    double m = 0;
+    for (double n : sample_norms(space, v)) m = std::max(m, n);
+    return m;
+  }
+
+  /// out = the whole batch's mixed product (x, v: this rank's share).
+  void batch_mixed_product(const ExecSpace& space, Regularizer<Scalar, ExecSpace>& reg,
+                           const MutImages& x, const MutImages& v, const Params& out) {
+    if (!ordered()) return reg.mixed_product(space, x, v, out);
+    m_ordered.compute_rows(space, reg, x, v);
+    m_ordered.reduce(space, m_comm, m_partition, out);
+  }
+
+  /// noisy = x + N(0, step^2) per pixel, the noise of a sample keyed by its batch position.
+  void perturb(const ExecSpace& space, const MutImages& x, double step, const MutImages& noisy) {
+    const auto& mine = m_partition.positions(m_comm.rank());
+    const Shape s = shape_of(x);
+    const std::size_t per = std::size_t(s.per_sample());
+    for (std::size_t k = 0; k < mine.size(); ++k) {
+      const MutImages xk(x.data() + k * per, 1, s.c, s.h, s.w);
+      const MutImages nk(noisy.data() + k * per, 1, s.c, s.h, s.w);
+      add_gaussian_noise(space, xk, step, 0xD1, nk, std::uint64_t(mine[k]));
+    }
   }
 
   /// |J|, L_H, L_J estimates (or the cached ones) and the bound (DESIGN.md section 5).
   void error_bound(const ExecSpace& space, LowerLevelProblem<Scalar, ExecSpace>& h,
                    const MutImages& x, const MutImages& q, Result& r) {
-    const Shape s = shape_of(x);
     if (m_opt.refresh_constants || !m_constants.estimated) estimate_constants(space, h, x, q);
     const BoundConstants& c = m_constants;
     r.jacobian_norm = c.jacobian_norm, r.lipschitz_hessian = c.lipschitz_hessian;
@@ -210,13 +283,14 @@ class HypergradientSolver {
     // b = grad g(x_eps) = 2 (x - x*) is in m_b.
     const auto qn = sample_norms(space, q), gn = sample_norms(space, m_b);
     const double mu = r.mu, lg = 2.0;
+    const int n = m_partition.total();
     double total = 0;
-    for (int i = 0; i < s.n; ++i) {
+    for (int i = 0; i < n; ++i) {
       const double e = r.lower.gradient_norms[i] / mu, d = r.linear.residual_norms[i];
       total += jn * d / mu + lj * e * (qn[i] + d / mu) +
                (jn + lj * e) * (lg * e / mu + lh * e * (gn[i] + lg * e) / (mu * mu));
     }
-    r.bound = total / s.n;
+    r.bound = total / n;
   }
 
   void estimate_constants(const ExecSpace& space, LowerLevelProblem<Scalar, ExecSpace>& h,
@@ -248,7 +322,7 @@ class HypergradientSolver {
       reg.set_internal_state(space, state);
       reg.set_params(space, theta);
       axpby(space, Scalar(-0.5 / fd), m_t2, Scalar(0.5 / fd), m_t1);  // J t
-      reg.mixed_product(space, x, m_t1, m_p1);                        // J^T J t
+      batch_mixed_product(space, reg, x, m_t1, m_p1);                 // J^T J t
       auto hp = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_p1);
       double n2 = 0;
       for (std::size_t k = 0; k < hp.extent(0); ++k) n2 += double(hp(k)) * double(hp(k));
@@ -256,15 +330,13 @@ class HypergradientSolver {
       for (std::size_t k = 0; k < t.size(); ++k) t[k] = Scalar(hp(k) / std::sqrt(n2));
     }
     // Secant estimates along a random perturbation d of x with |d_i| ~ 1e-2 |x_i|.
-    const auto xn = sample_norms(space, x);
-    double scale = 0;
-    for (double v : xn) scale = std::max(scale, v);
+    const double scale = max_sample_norm(space, x);
     const double step = 1e-2 * std::max(scale, 1e-3) / std::sqrt(double(s.per_sample()));
-    add_gaussian_noise(space, x, step, 0xD1, m_t3);  // m_t3 = x + d
+    perturb(space, x, step, m_t3);  // m_t3 = x + d
     double dn = 0;
     {
       axpby(space, Scalar(-1), x, Scalar(1), m_t3);  // d
-      for (double v : sample_norms(space, m_t3)) dn = std::max(dn, v);
+      dn = max_sample_norm(space, m_t3);
       axpby(space, Scalar(1), x, Scalar(1), m_t3);  // back to x + d
     }
     double lh = m_opt.lipschitz_hessian, lj = m_opt.lipschitz_jacobian;
@@ -272,27 +344,28 @@ class HypergradientSolver {
       h.hessian_vector_product(space, m_t3, q, m_t1);
       h.hessian_vector_product(space, x, q, m_t2);
       axpby(space, Scalar(-1), m_t2, Scalar(1), m_t1);
-      double num = 0, qn = 0;
-      for (double v : sample_norms(space, m_t1)) num = std::max(num, v);
-      for (double v : sample_norms(space, q)) qn = std::max(qn, v);
+      const double num = max_sample_norm(space, m_t1), qn = max_sample_norm(space, q);
       lh = qn > 0 ? num / (qn * dn) : 0;
     }
     if (lj < 0) {  // |J(x + d)^T q - J(x)^T q| / (|d| |q|)
-      reg.mixed_product(space, m_t3, q, m_p1);
-      reg.mixed_product(space, x, q, m_p2);
+      batch_mixed_product(space, reg, m_t3, q, m_p1);
+      batch_mixed_product(space, reg, x, q, m_p2);
       const auto p1 = m_p1, p2 = m_p2;
       Kokkos::parallel_for(
           "bilevel::hypergradient::difference",
           Kokkos::RangePolicy<ExecSpace>(space, 0, p1.extent(0)),
           KOKKOS_LAMBDA(std::int64_t k) { p1(k) -= p2(k); });
-      double qn = 0;
-      for (double v : sample_norms(space, q)) qn = std::max(qn, v);
+      const double qn = max_sample_norm(space, q);
       lj = qn > 0 ? params_norm(space, m_p1) / (qn * dn) : 0;
     }
     m_constants = {jn, lh, lj, true};
   }
 
   HypergradientOptions m_opt;
+  Communicator m_comm;
+  SamplePartition m_partition;
+  bool m_distributed = false;
+  OrderedMixedProduct<Scalar, ExecSpace> m_ordered;
   Nmapg<Scalar, ExecSpace> m_nmapg;
   BatchedLinearSolver<Scalar, ExecSpace> m_linear;
   MutImages m_b, m_t1, m_t2, m_t3;

@@ -3,9 +3,12 @@
 /// Test-set evaluation: every test image reconstructed at the current theta to accuracy eps,
 /// in chunks of a few images, each warm-started from its previous reconstruction, and its
 /// PSNR against the clean image. The chunk buffers, problems and solvers are built on first
-/// use and reused by every later evaluation.
+/// use and reused by every later evaluation. Data-parallel: chunk j is solved by rank
+/// j mod R and its reconstructions, PSNRs and flags are broadcast, so every rank ends with the
+/// whole set (the chunks are the same for any R, so are the results).
 
 #include <bilevel/core/metrics.hpp>
+#include <bilevel/parallel/distributed_views.hpp>
 #include <bilevel/solvers/lower_level.hpp>
 #include <bilevel/solvers/nmapg.hpp>
 #include <bilevel/train/task.hpp>
@@ -24,8 +27,9 @@ class Evaluator {
 
   /// `chunk` test images are solved together (the last chunk may be smaller).
   Evaluator(const ExecSpace& space, Regularizer<Scalar, ExecSpace>& reg, const Data& test,
-            const NmapgOptions& lower, int chunk, double eps)
+            const NmapgOptions& lower, int chunk, double eps, const Communicator& comm = {})
       : m_space(space),
+        m_comm(comm),
         m_reg(reg),
         m_test(test),
         m_lower(lower),
@@ -43,21 +47,37 @@ class Evaluator {
     std::vector<double> out;
     m_capped.clear();
     long c = 0;
-    for (int first = 0; first < n; first += m_chunk) {
+    for (int first = 0, j = 0; first < n; first += m_chunk, ++j) {
       Chunk& ch = chunk(std::min(m_chunk, n - first));
       const int count = int(ch.x.extent(0));
-      std::vector<int> ids(static_cast<std::size_t>(count));
-      for (int i = 0; i < count; ++i) ids[std::size_t(i)] = first + i;
-      m_test.gather(m_space, ids, ch.batch);
       const auto xs = Kokkos::subview(m_x, std::make_pair(first, first + count), Kokkos::ALL,
                                       Kokkos::ALL, Kokkos::ALL);
-      Kokkos::deep_copy(m_space, ch.x, xs);
-      const auto r = ch.solver.solve(m_space, ch.problem, ch.x, m_eps);
-      c += r.total_iterations;
-      for (int i = 0; i < count; ++i)
-        if (!r.converged[std::size_t(i)]) m_capped.push_back(first + i);
-      Kokkos::deep_copy(m_space, xs, ch.x);
-      for (double p : psnr_host(m_space, ch.x, ch.batch.clean)) out.push_back(p);
+      const int owner = j % m_comm.size();
+      // per image: PSNR, converged; then the chunk's cost
+      std::vector<double> info(std::size_t(2 * count + 1), 0.0);
+      if (owner == m_comm.rank()) {
+        std::vector<int> ids(static_cast<std::size_t>(count));
+        for (int i = 0; i < count; ++i) ids[std::size_t(i)] = first + i;
+        m_test.gather(m_space, ids, ch.batch);
+        Kokkos::deep_copy(m_space, ch.x, xs);
+        const auto r = ch.solver.solve(m_space, ch.problem, ch.x, m_eps);
+        Kokkos::deep_copy(m_space, xs, ch.x);
+        const auto p = psnr_host(m_space, ch.x, ch.batch.clean);
+        for (int i = 0; i < count; ++i) {
+          info[std::size_t(2 * i)] = p[std::size_t(i)];
+          info[std::size_t(2 * i + 1)] = r.converged[std::size_t(i)];
+        }
+        info.back() = double(r.total_iterations);
+      }
+      if (m_comm.size() > 1) {
+        m_comm.broadcast_bytes(info.data(), info.size() * sizeof(double), owner);
+        broadcast_view(m_comm, m_space, xs, owner);
+      }
+      c += long(info.back());
+      for (int i = 0; i < count; ++i) {
+        out.push_back(info[std::size_t(2 * i)]);
+        if (info[std::size_t(2 * i + 1)] == 0) m_capped.push_back(first + i);
+      }
     }
     if (cost) *cost = c;
     return out;
@@ -99,6 +119,7 @@ class Evaluator {
   }
 
   ExecSpace m_space;
+  Communicator m_comm;
   Regularizer<Scalar, ExecSpace>& m_reg;
   const Data& m_test;
   NmapgOptions m_lower;

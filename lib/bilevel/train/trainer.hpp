@@ -8,10 +8,18 @@
 /// reports k, the cost so far, the batch loss, eps_k, delta_k, alpha_k, |z_k|, the error bound
 /// when estimated, and periodically the test PSNR (to accuracy test_eps; its cost is reported
 /// separately and never charged to the budget).
+///
+/// Data-parallel over a Communicator (DESIGN.md section 9): every rank holds the data, theta,
+/// the method and the sampler (identical on every rank, checked every few steps), solves its
+/// share of each batch and of the test set, and receives the whole batch's hypergradient; the
+/// warm starts are replicated (each step's solutions are gathered to every rank), so any rank
+/// can solve any sample and a checkpoint resumes on any number of ranks. With an MPI
+/// communicator theta does not depend on the number of ranks, bit for bit (host backends).
 
 #include <array>
 #include <bilevel/core/metrics.hpp>
 #include <bilevel/optim/methods.hpp>
+#include <bilevel/parallel/distributed_views.hpp>
 #include <bilevel/solvers/hypergradient.hpp>
 #include <bilevel/solvers/warm_start.hpp>
 #include <bilevel/train/batch_sampler.hpp>
@@ -46,6 +54,11 @@ struct TrainOptions {
   int test_batch = 4;
   bool report_bound = true;     ///< the error bound in every record (MAID: always)
   int constants_interval = 10;  ///< steps between re-estimates of |J|, L_H, L_J
+  /// Data-parallel runs: give each rank a share of every mini-batch with about the same
+  /// predicted cost (the samples' last lower-level iteration counts) instead of consecutive
+  /// positions. Either way the result is the same; only the waiting changes.
+  bool balance_samples = true;
+  int consistency_interval = 10;  ///< data-parallel runs: steps between checks that theta agrees
   HypergradientOptions hypergradient;
   /// Extra text attributes written into every checkpoint (e.g. the model description that
   /// bilevel::load_model reads back).
@@ -67,23 +80,29 @@ class Trainer : private UpperLevelProblem<Scalar, ExecSpace> {
   using Hypergradient = typename Problem::Hypergradient;
   using LossEstimate = typename Problem::LossEstimate;
 
-  /// Trains with the registered method opt.method.
+  /// Trains with the registered method opt.method; `comm`: the ranks the run spans (each
+  /// passes the same data and options).
   Trainer(const ExecSpace& space, Regularizer<Scalar, ExecSpace>& reg, const Data& train,
-          const Data* test, const TrainOptions& opt)
+          const Data* test, const TrainOptions& opt, const Communicator& comm = {})
       : Trainer(space, reg, train, test, opt,
-                make_method<Scalar, ExecSpace>(opt.method, opt.schedule, opt.method_options)) {}
+                make_method<Scalar, ExecSpace>(opt.method, opt.schedule, opt.method_options),
+                comm) {}
 
   /// Trains with a method object of the caller's (opt.method and opt.method_options unused).
   Trainer(const ExecSpace& space, Regularizer<Scalar, ExecSpace>& reg, const Data& train,
-          const Data* test, const TrainOptions& opt, std::unique_ptr<Method> method)
+          const Data* test, const TrainOptions& opt, std::unique_ptr<Method> method,
+          const Communicator& comm = {})
       : m_space(space),
+        m_comm(comm),
         m_reg(reg),
         m_train(train),
         m_test(test),
         m_opt(opt),
         m_method(std::move(method)),
-        m_batch(train.make_batch(space, m_method->full_batch() ? train.size() : opt.batch_size)),
-        m_sampler(train.size(), int(m_batch.clean.extent(0)), opt.seed),
+        m_total(m_method->full_batch() ? train.size() : opt.batch_size),
+        m_partition(checked_partition(m_total, comm)),
+        m_batch(train.make_batch(space, m_partition.count(comm.rank()))),
+        m_sampler(train.size(), m_total, opt.seed),
         m_x_cache(space, train.image_shape()),
         m_q_cache(space, train.image_shape()),
         m_hyper(opt.hypergradient),
@@ -98,15 +117,22 @@ class Trainer : private UpperLevelProblem<Scalar, ExecSpace> {
     m_zero = make_images<Scalar, memory_space>("bilevel::trainer::zero", bs);
     Kokkos::deep_copy(space, m_zero, Scalar(0));
     m_sample_losses = PerSample<double, memory_space>("bilevel::trainer::losses", bs.n);
+    m_last_iterations.assign(std::size_t(train.size()), 0);
+    if (comm.distributed()) {
+      m_x_all =
+          make_images<Scalar, memory_space>("bilevel::trainer::x_all", {m_total, bs.c, bs.h, bs.w});
+      m_hyper.set_distribution(comm, m_partition);
+    }
     m_problem = std::make_unique<LowerLevelProblem<Scalar, ExecSpace>>(
         *m_batch.op, reg, m_batch.measured, train.task().xi);
     if (m_method->full_batch()) {
       std::vector<int> all(static_cast<std::size_t>(train.size()));
       for (int i = 0; i < train.size(); ++i) all[std::size_t(i)] = i;
-      m_train.gather(space, all, m_batch);
+      take_batch(all, m_partition);
     }
     if (test)
-      m_evaluator.emplace(space, reg, *test, opt.hypergradient.lower, opt.test_batch, opt.test_eps);
+      m_evaluator.emplace(space, reg, *test, opt.hypergradient.lower, opt.test_batch, opt.test_eps,
+                          comm);
     m_method->attach(*this);
   }
 
@@ -120,10 +146,15 @@ class Trainer : private UpperLevelProblem<Scalar, ExecSpace> {
   /// One upper-level iteration.
   StepRecord step() {
     const ProfilingRegion region("bilevel::trainer::step");
+    m_idle = m_idle_max = 0;
     StepRecord r = m_method->step(*this, m_k);
     m_cost += r.step_cost;
     r.cost = m_cost;
     r.k = m_k++;
+    r.idle_seconds = m_idle, r.idle_seconds_max = m_idle_max;
+    if (m_comm.distributed() && m_opt.consistency_interval > 0 &&
+        m_k % m_opt.consistency_interval == 0)
+      check_consistency();
     if (m_test && m_opt.test_interval > 0 && m_k % m_opt.test_interval == 0)
       r.test_psnr = test_psnr(&r.test_cost);
     r.seconds = elapsed();
@@ -165,17 +196,22 @@ class Trainer : private UpperLevelProblem<Scalar, ExecSpace> {
 
   /// Writes everything a resumed run needs (theta and its blocks, the regularizer's internal
   /// state, the method's named state, step, cost, sampler state, warm starts) to one HDF5
-  /// file, atomically (temporary file + rename).
+  /// file, atomically (temporary file + rename). Data-parallel runs: rank 0 writes (it holds
+  /// every warm start), the others wait until the file is complete.
   void save_checkpoint(const std::string& path) const;
   /// Restores a checkpoint written by save_checkpoint (or by the format-1 writer of earlier
   /// versions) for the same regularizer, method, scalar type and training set; throws naming
   /// the mismatch otherwise. A resumed run then produces the same parameters as an
-  /// uninterrupted one, bit for bit.
+  /// uninterrupted one, bit for bit. Every rank reads the file; it may have been written by a
+  /// run on any number of ranks (checkpoint_ranks() tells how many).
   void load_checkpoint(const std::string& path);
 
   /// Lower level, CG and mixed-product seconds of the last hypergradient.
   const std::array<double, 3>& last_hypergradient_seconds() const { return m_last_seconds; }
 
+  /// The number of ranks of the run that wrote the last checkpoint loaded (1 for a fresh run
+  /// and for checkpoints of versions before data-parallel training).
+  int checkpoint_ranks() const { return m_checkpoint_ranks; }
   long iteration() const { return m_k; }
   long cost() const { return m_cost; }
   /// The accuracy the next step uses.
@@ -188,8 +224,32 @@ class Trainer : private UpperLevelProblem<Scalar, ExecSpace> {
   bool stalled() const { return m_method->stalled(); }
   const Method& method() const { return *m_method; }
   const TrainOptions& options() const { return m_opt; }
+  const Communicator& communicator() const { return m_comm; }
+  /// Throws unless every rank holds the same theta, method state, sampler state and cost
+  /// (data-parallel runs check this every consistency_interval steps; a mismatch means the
+  /// ranks were given different inputs). One 64-bit hash per rank is compared.
+  void check_consistency() const {
+    std::uint64_t h = 1469598103934665603ull;  // FNV-1a over the bits of the replicated state
+    const auto mix = [&](const void* p, std::size_t n) {
+      const auto* b = static_cast<const unsigned char*>(p);
+      for (std::size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 1099511628211ull;
+    };
+    const auto theta = m_reg.params_host();
+    mix(theta.data(), theta.size() * sizeof(Scalar));
+    for (const auto& [name, view] : m_method->arrays()) {
+      const auto v = impl::to_vector(view);
+      mix(v.data(), v.size() * sizeof(Scalar));
+    }
+    for (const auto& [name, value] : m_method->state().reals) mix(&value, sizeof value);
+    const std::int64_t counters[] = {m_cost, m_sampler.epoch(), m_sampler.position()};
+    mix(counters, sizeof counters);
+    require(m_comm.min(h) == m_comm.max(h), "bilevel::Trainer: the ", m_comm.size(),
+            " ranks hold different parameters or optimizer state after step ", m_k - 1,
+            " (every rank must be given the same data, options and checkpoint)");
+  }
 
  private:
+  void write_checkpoint(const std::string& path) const;
   double elapsed() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - m_start).count();
   }
@@ -197,13 +257,45 @@ class Trainer : private UpperLevelProblem<Scalar, ExecSpace> {
   // The UpperLevelProblem the method steps on.
   const ExecSpace& space() const override { return m_space; }
   std::int64_t num_params() const override { return m_reg.num_params(); }
-  int batch_size() const override { return int(m_batch.clean.extent(0)); }
+  int batch_size() const override { return m_total; }
   /// 1e3 machine epsilons of Scalar.
   double accuracy_floor() const override {
     return 1e3 * double(std::numeric_limits<Scalar>::epsilon());
   }
   bool bound_requested() const override { return m_opt.report_bound; }
-  void next_batch() override { m_train.gather(m_space, m_sampler.next(), m_batch); }
+  void next_batch() override {
+    const auto ids = m_sampler.next();
+    if (!m_comm.distributed()) return take_batch(ids, m_partition);
+    SamplePartition p = SamplePartition::contiguous(m_total, m_comm.size());
+    if (m_opt.balance_samples) {
+      std::vector<double> predicted;  // the last lower-level iterations (1 if never solved)
+      for (int id : ids) predicted.push_back(std::max(1, m_last_iterations[std::size_t(id)]));
+      const auto balanced = SamplePartition::balanced(predicted, m_comm.size());
+      if (balanced.max_load(predicted) < p.max_load(predicted)) p = balanced;
+    }
+    take_batch(ids, p);
+  }
+  /// The batch `ids` (every rank's) split by `p`: this rank gathers its share.
+  void take_batch(const std::vector<int>& ids, const SamplePartition& p) {
+    m_partition = p;
+    m_ids = ids;
+    std::vector<int> mine;
+    for (int pos : p.positions(m_comm.rank())) mine.push_back(ids[std::size_t(pos)]);
+    m_train.gather(m_space, mine, m_batch);
+    if (m_comm.distributed()) m_hyper.set_distribution(m_comm, p);
+  }
+  static SamplePartition checked_partition(int total, const Communicator& comm) {
+    require(total >= comm.size(), "bilevel::Trainer: a batch of ", total, " samples over ",
+            comm.size(), " ranks leaves some without work (use at most ", total, " ranks)");
+    return SamplePartition::contiguous(total, comm.size());
+  }
+  /// Stores this rank's solutions x (its share of the batch) as the warm starts of their
+  /// samples, on every rank.
+  void keep_warm_starts(WarmStartCache<Scalar, ExecSpace>& cache, const MutImages& x) {
+    if (!m_comm.distributed()) return cache.scatter(m_space, m_batch.ids, x);
+    gather_samples(m_comm, m_partition, m_space, x, m_x_all);
+    cache.scatter(m_space, m_ids, m_x_all);
+  }
   ConstParams params() const override { return m_reg.params(); }
   void set_params(const ConstParams& theta) override { m_reg.set_params(m_space, theta); }
 
@@ -214,9 +306,12 @@ class Trainer : private UpperLevelProblem<Scalar, ExecSpace> {
     m_hyper.set_bound_options(bound, refresh);
     auto r = m_hyper.compute(m_space, *m_problem, m_batch.clean, m_x, m_q, eps, delta);
     m_last_seconds = {r.seconds_lower, r.seconds_linear, r.seconds_mixed};
+    m_idle += r.seconds_idle, m_idle_max += r.seconds_idle_max;
     m_last_lower = r.lower;
-    m_x_cache.scatter(m_space, m_batch.ids, m_x);
-    m_q_cache.scatter(m_space, m_batch.ids, m_q);
+    for (std::size_t k = 0; k < m_ids.size(); ++k)
+      m_last_iterations[std::size_t(m_ids[k])] = r.lower.iterations[k];
+    keep_warm_starts(m_x_cache, m_x);
+    keep_warm_starts(m_q_cache, m_q);
     return r;
   }
   LossEstimate loss_of_last_solution() override { return estimate(m_last_lower, m_x); }
@@ -224,21 +319,23 @@ class Trainer : private UpperLevelProblem<Scalar, ExecSpace> {
     if (m_trial_x.data() == nullptr)
       m_trial_x = make_images<Scalar, memory_space>("bilevel::trainer::trial", shape_of(m_x));
     Kokkos::deep_copy(m_space, m_trial_x, m_x);
-    const auto r = m_trial_solver.solve(m_space, *m_problem, m_trial_x, eps);
+    const auto r = gather_samples(m_comm, m_partition,
+                                  m_trial_solver.solve(m_space, *m_problem, m_trial_x, eps));
     LossEstimate e = estimate(r, m_trial_x);
     e.cost = r.total_iterations;
     return e;
   }
   void accept_trial() override {
     Kokkos::deep_copy(m_space, m_x, m_trial_x);
-    m_x_cache.scatter(m_space, m_batch.ids, m_x);
+    keep_warm_starts(m_x_cache, m_x);
   }
-  /// f, the certified distance sqrt(sum (|grad h_i| / mu)^2) and |grad f| = (2/N) sqrt(N f).
+  /// f, the certified distance sqrt(sum (|grad h_i| / mu)^2) and |grad f| = (2/N) sqrt(N f)
+  /// of the whole batch (r: the whole batch's result; x: this rank's share).
   LossEstimate estimate(const NmapgResult& r, const MutImages& x) {
     squared_distance(m_space, x, m_batch.clean, m_sample_losses);
-    const int n = int(x.extent(0));
+    const int n = m_total;
     double sq = 0, d2 = 0;
-    for (double v : impl::to_vector(m_sample_losses)) sq += v;
+    for (double v : gather_samples(m_comm, m_partition, impl::to_vector(m_sample_losses))) sq += v;
     for (double g : r.gradient_norms) d2 += (g / m_problem->mu()) * (g / m_problem->mu());
     LossEstimate e;
     e.loss = sq / n, e.distance = std::sqrt(d2), e.grad_norm = 2.0 / n * std::sqrt(sq);
@@ -246,12 +343,16 @@ class Trainer : private UpperLevelProblem<Scalar, ExecSpace> {
   }
 
   ExecSpace m_space;
+  Communicator m_comm;
   Regularizer<Scalar, ExecSpace>& m_reg;
   const Data& m_train;
   const Data* m_test;
   TrainOptions m_opt;
   std::unique_ptr<Method> m_method;
-  typename Data::Batch m_batch;
+  int m_total;                   // samples per batch, over all ranks
+  SamplePartition m_partition;   // this batch's split over the ranks
+  std::vector<int> m_ids;        // this batch's sample ids, every rank's
+  typename Data::Batch m_batch;  // this rank's share
   BatchSampler m_sampler;
   WarmStartCache<Scalar, ExecSpace> m_x_cache, m_q_cache;
   HypergradientSolver<Scalar, ExecSpace> m_hyper;
@@ -259,6 +360,10 @@ class Trainer : private UpperLevelProblem<Scalar, ExecSpace> {
   std::unique_ptr<LowerLevelProblem<Scalar, ExecSpace>> m_problem;
   std::optional<Evaluator<Scalar, ExecSpace>> m_evaluator;
   MutImages m_x, m_q, m_zero, m_trial_x;
+  MutImages m_x_all;                   // a whole batch, for gathering warm starts
+  std::vector<int> m_last_iterations;  // per training sample: its last lower-level iterations
+  double m_idle = 0, m_idle_max = 0;
+  int m_checkpoint_ranks = 1;
   PerSample<double, memory_space> m_sample_losses;
   NmapgResult m_last_lower;
   std::array<double, 3> m_last_seconds{0, 0, 0};

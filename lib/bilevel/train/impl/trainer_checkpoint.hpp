@@ -2,7 +2,8 @@
 /// \file
 /// Trainer::save_checkpoint / load_checkpoint: the HDF5 layout (format "bilevel-checkpoint-2").
 ///   attributes: format, regularizer, scalar, method, task, task_settings (task_settings()),
-///               sampling_seed, blocks ("name:offset:size;..."), and
+///               sampling_seed, blocks ("name:offset:size;..."), ranks (of the run that
+///               wrote it; informational: any number of ranks resumes it), and
 ///               TrainOptions::checkpoint_attributes; all but the last are checked on load
 ///   datasets:   shape (channels, parameters, N, C, H, W), theta, regularizer_state (doubles),
 ///               warm_x, warm_q (the Scalar type, shaped N,C,H,W), warm_x_seen, warm_q_seen,
@@ -69,6 +70,14 @@ inline std::vector<std::uint64_t> dims(const Shape& s) {
 template <class Scalar, class ExecSpace>
 void Trainer<Scalar, ExecSpace>::save_checkpoint(const std::string& path) const {
   const ProfilingRegion region("bilevel::trainer::checkpoint");
+  // The warm starts are replicated, so rank 0 holds all of them; the others wait for the file
+  // (if rank 0 fails, its error ends the run).
+  if (m_comm.is_root()) write_checkpoint(path);
+  m_comm.barrier();
+}
+
+template <class Scalar, class ExecSpace>
+void Trainer<Scalar, ExecSpace>::write_checkpoint(const std::string& path) const {
   const Shape ts = m_train.image_shape();
   io::write_atomically(path, [&](const std::string& temp) {
     io::Hdf5File f(temp, io::Hdf5File::Mode::create);
@@ -80,6 +89,7 @@ void Trainer<Scalar, ExecSpace>::save_checkpoint(const std::string& path) const 
     f.write_attribute("task_settings", task_settings(m_train.task()));
     f.write_attribute("sampling_seed", std::to_string(m_opt.seed));
     f.write_attribute("blocks", impl::blocks_string(m_reg.blocks()));
+    f.write_attribute("ranks", std::to_string(m_comm.size()));
     for (const auto& [key, value] : m_opt.checkpoint_attributes) f.write_attribute(key, value);
     f.write("shape", std::vector<std::int64_t>{m_reg.channels(), m_reg.num_params(), ts.n, ts.c,
                                                ts.h, ts.w});
@@ -136,6 +146,7 @@ void Trainer<Scalar, ExecSpace>::load_checkpoint(const std::string& path) {
     expect("task_settings", attribute("task_settings"), task_settings(m_train.task()));
     expect("sampling_seed", attribute("sampling_seed"), std::to_string(m_opt.seed));
   }
+  m_checkpoint_ranks = f.has_attribute("ranks") ? std::stoi(f.read_attribute("ranks")) : 1;
   const Shape ts = m_train.image_shape();
   const auto shape = f.read_ints("shape");
   const std::vector<std::int64_t> want{
