@@ -56,8 +56,9 @@ struct TrainOptions {
   int constants_interval = 10;  ///< steps between re-estimates of |J|, L_H, L_J
   /// Data-parallel runs: give each rank a share of every mini-batch with about the same
   /// predicted cost (the samples' last lower-level iteration counts) instead of consecutive
-  /// positions. Either way the result is the same; only the waiting changes.
-  bool balance_samples = true;
+  /// positions. Either way the result is the same; only the waiting changes. Off by default:
+  /// on warm-started CRR batches the last count predicted the next one poorly (README).
+  bool balance_samples = false;
   int consistency_interval = 10;  ///< data-parallel runs: steps between checks that theta agrees
   HypergradientOptions hypergradient;
   /// Extra text attributes written into every checkpoint (e.g. the model description that
