@@ -12,6 +12,7 @@
 #include <bilevel/core/noise.hpp>
 #include <bilevel/core/random.hpp>
 #include <bilevel/core/sample_blocks.hpp>
+#include <bilevel/core/sample_selection.hpp>
 #include <bilevel/core/views.hpp>
 #include <bilevel/io/atomic_file.hpp>
 #include <bilevel/io/batch.hpp>

@@ -131,6 +131,48 @@ TYPED_TEST(Conv2d, FilterGradientIsTheDerivativeOfTheBilinearForm) {
   }
 }
 
+// A selection computes its samples exactly as the full batch does and leaves the others alone
+// (what lets converged CG samples stop costing time).
+TYPED_TEST(Conv2d, SelectedSamplesOnly) {
+  using S = TypeParam;
+  const Shape xs{4, 3, 9, 21}, ys{4, 8, 9, 21};
+  auto x = random_images<S>(xs, 51, -1, 1);
+  auto y = random_images<S>(ys, 52, -1, 1);
+  const auto w = random_filters<S>(8, 3, 5, 53);
+  Conv2dOperator<S> op(8, 3, 5);
+  op.set_filters(DefaultExecSpace(), w);
+  auto wx_all = make_images<S>("wx_all", ys), wx_sel = make_images<S>("wx_sel", ys);
+  auto wty_all = make_images<S>("wty_all", xs), wty_sel = make_images<S>("wty_sel", xs);
+  op.forward(DefaultExecSpace(), x, wx_all);
+  op.adjoint(DefaultExecSpace(), y, wty_all);
+  Kokkos::deep_copy(wx_sel, S(7));
+  Kokkos::deep_copy(wty_sel, S(7));
+  Kokkos::View<int*> ids("ids", 2), flags("flags", 4);
+  auto hi = Kokkos::create_mirror_view(ids);
+  auto hf = Kokkos::create_mirror_view(flags);
+  hi(0) = 1, hi(1) = 3;
+  hf(0) = 0, hf(1) = 1, hf(2) = 0, hf(3) = 1;
+  Kokkos::deep_copy(ids, hi);
+  Kokkos::deep_copy(flags, hf);
+  const auto sel = SampleSelection<DefaultMemSpace>::listed(ids, flags, 2);
+  op.forward(DefaultExecSpace(), x, wx_sel, sel);
+  op.adjoint(DefaultExecSpace(), y, wty_sel, sel);
+  auto a = host_copy(wx_all), b = host_copy(wx_sel), c = host_copy(wty_all), d = host_copy(wty_sel);
+  for (int n = 0; n < 4; ++n) {
+    const bool on = hf(n) != 0;
+    for (int o = 0; o < 8; ++o)
+      for (int i = 0; i < 9; ++i)
+        for (int j = 0; j < 21; ++j)
+          ASSERT_EQ(b(n, o, i, j), on ? a(n, o, i, j) : S(7)) << "forward, sample " << n;
+    for (int o = 0; o < 3; ++o)
+      for (int i = 0; i < 9; ++i)
+        for (int j = 0; j < 21; ++j)
+          ASSERT_EQ(d(n, o, i, j), on ? c(n, o, i, j) : S(7)) << "adjoint, sample " << n;
+  }
+  expect_error([&] { op.forward(DefaultExecSpace(), x, wx_sel, SampleSelection<>::every(3)); },
+               "sample selection for a batch of 3");
+}
+
 // Float inputs, double sums: on a 512 x 512 image of positive values (262,144 products per
 // weight) the float result is the double sum rounded once, whatever the order of summation.
 TEST(Conv2dFloat, FilterGradientSumsInDouble) {

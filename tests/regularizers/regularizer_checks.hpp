@@ -155,6 +155,66 @@ inline void check_fused(Reg& r, const Images<double>& x) {
   EXPECT_LE(total(d), 1e-28 * (1 + inner(g2, g2))) << r.name() << " fused gradient";
 }
 
+/// The prepared Hessian (prepare_hessian, then products) gives the plain product's bits, for
+/// every sample and for a selection (the others finite, or zero when `zero_outside`), and
+/// follows theta when set_params moves it after the preparation.
+inline void check_prepared_hessian(Reg& r, const Shape& s, bool zero_outside) {
+  auto x = random_images<double>(s, 200, 0, 1);
+  auto v = random_images<double>(s, 201, -1, 1);
+  auto plain = make_images<double>("plain", s), prepared = make_images<double>("prepared", s);
+  r.hessian_vector_product(DefaultExecSpace(), x, v, plain);
+  r.prepare_hessian(DefaultExecSpace(), x);
+  r.prepared_hessian_vector_product(DefaultExecSpace(), v, prepared);
+  auto a = host_copy(plain), b = host_copy(prepared);
+  for (std::size_t t = 0; t < a.span(); ++t)
+    ASSERT_EQ(a.data()[t], b.data()[t]) << r.name() << " prepared product, element " << t;
+  // Only the last sample selected.
+  Kokkos::View<int*> ids("ids", 1), flags("flags", s.n);
+  Kokkos::deep_copy(flags, 0);
+  Kokkos::deep_copy(Kokkos::subview(flags, std::make_pair(s.n - 1, s.n)), 1);
+  Kokkos::deep_copy(ids, s.n - 1);
+  const auto sel = Reg::Selection::listed(ids, flags, 1);
+  r.prepared_hessian_vector_product(DefaultExecSpace(), v, prepared, sel);
+  b = host_copy(prepared);
+  const std::int64_t per = s.per_sample();
+  for (std::int64_t t = 0; t < std::int64_t(a.span()); ++t) {
+    const bool on = t / per == s.n - 1;
+    if (on)
+      ASSERT_EQ(b.data()[t], a.data()[t]) << r.name() << " selected product, element " << t;
+    else if (zero_outside)
+      ASSERT_EQ(b.data()[t], 0.0) << r.name() << " outside the selection, element " << t;
+    else
+      ASSERT_TRUE(std::isfinite(b.data()[t])) << r.name() << " outside the selection";
+  }
+  // theta moves after the preparation: the products follow it.
+  auto theta = r.params_host();
+  for (auto& t : theta) t *= 1.01;
+  r.set_params(DefaultExecSpace(), theta);
+  r.hessian_vector_product(DefaultExecSpace(), x, v, plain);
+  r.prepared_hessian_vector_product(DefaultExecSpace(), v, prepared);
+  a = host_copy(plain), b = host_copy(prepared);
+  for (std::size_t t = 0; t < a.span(); ++t)
+    ASSERT_EQ(a.data()[t], b.data()[t]) << r.name() << " after set_params, element " << t;
+}
+
+/// A selected evaluation gives the selected samples the bits of the full one.
+inline void check_selected_evaluation(Reg& r, const Shape& s) {
+  auto x = random_images<double>(s, 210, 0, 1);
+  PerSample<double> e_all("e_all", s.n), e_sel("e_sel", s.n);
+  auto g_all = make_images<double>("g_all", s), g_sel = make_images<double>("g_sel", s);
+  r.energy_and_gradient(DefaultExecSpace(), x, e_all, g_all);
+  Kokkos::View<int*> ids("ids", 1), flags("flags", s.n);
+  Kokkos::deep_copy(flags, 0);
+  Kokkos::deep_copy(Kokkos::subview(flags, std::make_pair(0, 1)), 1);
+  Kokkos::deep_copy(ids, 0);
+  r.energy_and_gradient_selected(DefaultExecSpace(), x, e_sel, g_sel,
+                                 Reg::Selection::listed(ids, flags, 1));
+  EXPECT_EQ(host_copy(e_all)(0), host_copy(e_sel)(0)) << r.name() << " selected energy";
+  auto a = host_copy(g_all), b = host_copy(g_sel);
+  for (std::int64_t t = 0; t < s.per_sample(); ++t)
+    ASSERT_EQ(a.data()[t], b.data()[t]) << r.name() << " selected gradient, element " << t;
+}
+
 /// All derivative checks at a random point with the given tolerances.
 inline void check_all(Reg& r, const Shape& s, double h = 1e-5, double tol = 1e-6) {
   auto x = random_images<double>(s, 100, 0, 1);

@@ -48,6 +48,14 @@ TEST(ConvexRidge, HeldNormalisationIsExactOnNearlyDegenerateSpectra) {
   EXPECT_NEAR(crr.spectral_norm(), sigma, 1e-6 * sigma);
 }
 
+TEST(ConvexRidge, PreparedHessianReusesTheCurvature) {
+  CrrOptions o = tight(RidgePotentialKind::huber, 4.0);
+  o.channels = {4, 8, 16};
+  ConvexRidge<double> crr(DefaultExecSpace(), 3, o, 5);
+  check_prepared_hessian(crr, {3, 3, 10, 13}, true);
+  check_selected_evaluation(crr, {3, 3, 10, 13});
+}
+
 TEST(ConvexRidge, ArchitectureAndParameterBlocks) {
   CrrOptions o;
   o.spectral_size = 16;

@@ -13,6 +13,21 @@ TEST(SmoothedTV, DerivativesMatchFiniteDifferences) {
   check_all(tv, {1, 3, 1, 1});
 }
 
+// The default prepared Hessian (the plain product at the held point) for every regularizer
+// that does not override it.
+TEST(SmoothedTV, PreparedHessianIsThePlainProduct) {
+  SmoothedTV<double> tv(DefaultExecSpace(), 3);
+  tv.set(DefaultExecSpace(), 0.3, 0.05);
+  check_prepared_hessian(tv, {2, 3, 9, 11}, false);
+  expect_error(
+      [] {
+        SmoothedTV<double> fresh(DefaultExecSpace(), 1);
+        auto v = make_images<double>("v", {1, 1, 4, 4});
+        fresh.prepared_hessian_vector_product(DefaultExecSpace(), v, v);
+      },
+      "call prepare_hessian first");
+}
+
 TEST(SmoothedTV, EnergyOfAConstantImageIsTheSmoothingFloor) {
   SmoothedTV<double> tv(DefaultExecSpace(), 1);
   tv.set(DefaultExecSpace(), 2.0, 0.1);

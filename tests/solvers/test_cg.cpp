@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <bilevel/core/noise.hpp>
 #include <bilevel/operators/identity.hpp>
 #include <bilevel/regularizers/tv.hpp>
@@ -57,6 +58,53 @@ TEST(LinearSolvers, ConjugateGradientsReachTheTolerancePerSample) {
   add_gaussian_noise(DefaultExecSpace(), q, 1e-6, 4, noisy);
   const auto near = cg.solve(DefaultExecSpace(), sys.apply(), sys.b, noisy, 1e-10);
   EXPECT_LT(near.total_iterations, r.total_iterations);
+}
+
+// An operator that takes a selection is given only the samples still iterating, and what it
+// leaves in the others does not change the result: the same bits as the full-batch solve.
+TEST(LinearSolvers, ConvergedSamplesLeaveTheOperator) {
+  const Shape s{3, 3, 10, 10};
+  System sys(s);
+  // Sample 1 starts at the solution of a looser tolerance: it finishes first.
+  auto q_full = make_images<double>("q_full", s), q_sel = make_images<double>("q_sel", s);
+  Kokkos::deep_copy(q_full, 0.0);
+  BatchedLinearSolver<double> cg;
+  const auto sub = Kokkos::subview(q_full, 1, Kokkos::ALL, Kokkos::ALL, Kokkos::ALL);
+  cg.solve(DefaultExecSpace(), sys.apply(), sys.b, q_full, 1e-6);
+  Kokkos::deep_copy(q_sel, 0.0);
+  Kokkos::deep_copy(Kokkos::subview(q_sel, 1, Kokkos::ALL, Kokkos::ALL, Kokkos::ALL), sub);
+  Kokkos::deep_copy(q_full, q_sel);
+  const auto full = cg.solve(DefaultExecSpace(), sys.apply(), sys.b, q_full, 1e-10);
+  std::vector<int> counts;
+  auto tmp = make_images<double>("tmp", s);
+  const auto masked = [&](const DefaultExecSpace& sp, const auto& in, const Images<double>& out,
+                          const SampleSelection<>& sel = SampleSelection<>::every(3)) {
+    counts.push_back(sel.count);
+    sys.h->hessian_vector_product(sp, sys.x, in, tmp);
+    Kokkos::deep_copy(sp, out, 1e3);  // junk outside the selection
+    const auto flags = host_copy(sel.active);
+    for (int n = 0; n < s.n; ++n)
+      if (sel.all || flags(n))
+        Kokkos::deep_copy(sp, Kokkos::subview(out, n, Kokkos::ALL, Kokkos::ALL, Kokkos::ALL),
+                          Kokkos::subview(tmp, n, Kokkos::ALL, Kokkos::ALL, Kokkos::ALL));
+  };
+  BatchedLinearSolver<double> cg2;
+  const auto r = cg2.solve(DefaultExecSpace(), masked, sys.b, q_sel, 1e-10);
+  EXPECT_EQ(r.iterations, full.iterations);
+  auto a = host_copy(q_full), b = host_copy(q_sel);
+  for (std::size_t t = 0; t < a.span(); ++t) ASSERT_EQ(a.data()[t], b.data()[t]) << t;
+  // The first call is the initial residual (every sample), then one per iteration.
+  ASSERT_EQ(counts.size(),
+            std::size_t(1 + *std::max_element(full.iterations.begin(), full.iterations.end())));
+  EXPECT_EQ(counts.front(), 3);
+  EXPECT_LT(counts.back(), 3);
+  EXPECT_TRUE(std::is_sorted(counts.rbegin(), counts.rend()));
+  // Every iteration's product saw exactly the samples with iterations left.
+  for (std::size_t k = 0; k + 1 < counts.size(); ++k) {
+    int left = 0;
+    for (int it : full.iterations) left += it > int(k);
+    EXPECT_EQ(counts[k + 1], left) << "iteration " << k;
+  }
 }
 
 TEST(LinearSolvers, GradientDescentIsTheSlowerAlternative) {

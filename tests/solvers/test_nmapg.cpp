@@ -61,6 +61,85 @@ TEST(Nmapg, SolvesDenoisingToTightAccuracyWithPerSampleCounts) {
   EXPECT_EQ(r.total_iterations, r.iterations[0] + r.iterations[1] + r.iterations[2]);
 }
 
+// The CRR seen through the base interface, with or without its selected evaluation (without,
+// every evaluation covers the whole batch, as before selections existed), counting the
+// samples each evaluation computes.
+class CountingCrr final : public Regularizer<double> {
+ public:
+  CountingCrr(ConvexRidge<double>& crr, bool select) : m_crr(crr), m_select(select) {
+    define_blocks(crr.channels(), {{"none", {1}}});
+  }
+  std::string name() const override { return "counting_crr"; }
+  void initialize(const DefaultExecSpace&, std::uint64_t) override {}
+  void energy(const DefaultExecSpace& sp, const ConstImages& x, const Sums& out) override {
+    m_crr.energy(sp, x, out);
+  }
+  void gradient(const DefaultExecSpace& sp, const ConstImages& x, const MutImages& g) override {
+    m_crr.gradient(sp, x, g);
+  }
+  void energy_and_gradient(const DefaultExecSpace& sp, const ConstImages& x, const Sums& out,
+                           const MutImages& g) override {
+    evaluated += int(x.extent(0));
+    m_crr.energy_and_gradient(sp, x, out, g);
+  }
+  void energy_and_gradient_selected(const DefaultExecSpace& sp, const ConstImages& x,
+                                    const Sums& out, const MutImages& g,
+                                    const Selection& sel) override {
+    if (!m_select) return energy_and_gradient(sp, x, out, g);
+    evaluated += sel.count;
+    Regularizer<double>& base = m_crr;
+    base.energy_and_gradient_selected(sp, x, out, g, sel);
+  }
+  void hessian_vector_product(const DefaultExecSpace& sp, const ConstImages& x,
+                              const ConstImages& v, const MutImages& hv) override {
+    m_crr.hessian_vector_product(sp, x, v, hv);
+  }
+  void mixed_product(const DefaultExecSpace&, const ConstImages&, const ConstImages&,
+                     const Params&) override {}
+  long evaluated = 0;
+
+ protected:
+  void update(const DefaultExecSpace&) override {}
+
+ private:
+  ConvexRidge<double>& m_crr;
+  bool m_select;
+};
+
+// Converged and accepted samples leave the evaluations, and the iterates keep their bits.
+TEST(Nmapg, ConvergedSamplesLeaveTheEvaluations) {
+  const Shape s{4, 3, 16, 16};
+  const auto clean = random_images<double>(s, 5, 0.2, 0.8);
+  const auto y = noisy(clean, 0.1, 6);
+  CrrOptions o;
+  o.channels = {4, 8, 16};
+  o.spectral_size = 16;
+  o.initial_scale = 0.3;
+  ConvexRidge<double> crr(DefaultExecSpace(), 3, o, 2);
+  IdentityOperator<double> id;
+  CountingCrr full(crr, false), selected(crr, true);
+  LowerLevelProblem<double> h_full(id, full, y), h_sel(id, selected, y);
+  // Sample 2 starts near its solution: it finishes long before the others.
+  auto start = make_images<double>("start", s);
+  Kokkos::deep_copy(start, y);
+  Nmapg<double>().solve(DefaultExecSpace(), h_full, start, 1e-6);
+  const auto near = Kokkos::subview(start, 2, Kokkos::ALL, Kokkos::ALL, Kokkos::ALL);
+  auto x_full = make_images<double>("x_full", s), x_sel = make_images<double>("x_sel", s);
+  Kokkos::deep_copy(x_full, y);
+  Kokkos::deep_copy(Kokkos::subview(x_full, 2, Kokkos::ALL, Kokkos::ALL, Kokkos::ALL), near);
+  Kokkos::deep_copy(x_sel, x_full);
+  full.evaluated = 0;
+  const auto a = Nmapg<double>().solve(DefaultExecSpace(), h_full, x_full, 1e-8);
+  const auto b = Nmapg<double>().solve(DefaultExecSpace(), h_sel, x_sel, 1e-8);
+  EXPECT_EQ(a.iterations, b.iterations);
+  EXPECT_LT(a.iterations[2], a.iterations[0]);
+  auto ha = host_copy(x_full), hb = host_copy(x_sel);
+  for (std::size_t t = 0; t < ha.span(); ++t) ASSERT_EQ(ha.data()[t], hb.data()[t]) << t;
+  // The full batch is evaluated at every call; selected, at most the iterating samples.
+  EXPECT_LT(selected.evaluated, full.evaluated);
+  EXPECT_LE(selected.evaluated, full.evaluated - long(a.iterations[0] - a.iterations[2]));
+}
+
 TEST(Nmapg, SolvesInpaintingToTightAccuracy) {
   const Shape s{2, 1, 20, 20};
   auto clean = random_images<double>(s, 3);

@@ -42,11 +42,14 @@ inline int conv_block(int n_out) {
   return n_out;  // 1, 2 or 3
 }
 
+template <class Y>
+using SelectionFor = SampleSelection<typename Y::memory_space>;
+
 template <class ExecSpace, int OB, int K, class X, class P, class Y>
 void launch_direct(const char* label, const ExecSpace& space, const X& x, const P& packed, int k,
-                   const Y& y) {
+                   const Y& y, const SelectionFor<Y>& sel) {
   Conv2dDirect<ExecSpace, OB, K, typename X::const_type, typename P::const_type, Y> f(x, packed, k,
-                                                                                      y);
+                                                                                      y, sel);
   Kokkos::parallel_for(
       label, Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, f.items()),
       f);
@@ -54,33 +57,34 @@ void launch_direct(const char* label, const ExecSpace& space, const X& x, const 
 
 template <class ExecSpace, int OB, class X, class P, class Y>
 void dispatch_k(const char* label, const ExecSpace& space, const X& x, const P& p, int k,
-                const Y& y) {
+                const Y& y, const SelectionFor<Y>& sel) {
   switch (k) {
     case 3:
-      return launch_direct<ExecSpace, OB, 3>(label, space, x, p, k, y);
+      return launch_direct<ExecSpace, OB, 3>(label, space, x, p, k, y, sel);
     case 5:
-      return launch_direct<ExecSpace, OB, 5>(label, space, x, p, k, y);
+      return launch_direct<ExecSpace, OB, 5>(label, space, x, p, k, y, sel);
     case 7:
-      return launch_direct<ExecSpace, OB, 7>(label, space, x, p, k, y);
+      return launch_direct<ExecSpace, OB, 7>(label, space, x, p, k, y, sel);
     default:
-      return launch_direct<ExecSpace, OB, 0>(label, space, x, p, k, y);
+      return launch_direct<ExecSpace, OB, 0>(label, space, x, p, k, y, sel);
   }
 }
 
 template <class ExecSpace, class X, class P, class Y>
 void dispatch_direct(const char* label, const ExecSpace& space, const X& x, const P& p, int k,
-                     int ob, const Y& y) {
+                     int ob, const Y& y, const SelectionFor<Y>& sel) {
+  require_selection(label, sel, int(y.extent(0)));
   switch (ob) {
     case 8:
-      return dispatch_k<ExecSpace, 8>(label, space, x, p, k, y);
+      return dispatch_k<ExecSpace, 8>(label, space, x, p, k, y, sel);
     case 4:
-      return dispatch_k<ExecSpace, 4>(label, space, x, p, k, y);
+      return dispatch_k<ExecSpace, 4>(label, space, x, p, k, y, sel);
     case 3:
-      return dispatch_k<ExecSpace, 3>(label, space, x, p, k, y);
+      return dispatch_k<ExecSpace, 3>(label, space, x, p, k, y, sel);
     case 2:
-      return dispatch_k<ExecSpace, 2>(label, space, x, p, k, y);
+      return dispatch_k<ExecSpace, 2>(label, space, x, p, k, y, sel);
     default:
-      return dispatch_k<ExecSpace, 1>(label, space, x, p, k, y);
+      return dispatch_k<ExecSpace, 1>(label, space, x, p, k, y, sel);
   }
 }
 
@@ -175,18 +179,29 @@ class Conv2dOperator {
     impl::pack<ExecSpace, true>(space, w, m_adj, m_cout, m_cin, m_ob_adj);
   }
 
-  /// y = W x; x (N, Cin, H, W), y (N, Cout, H, W).
+  using Selection = SampleSelection<memory_space>;
+
+  /// y = W x; x (N, Cin, H, W), y (N, Cout, H, W). With a selection only its samples are
+  /// computed (the others of y are left as they are).
   template <class X, class Y>
   void forward(const ExecSpace& space, const X& x, const Y& y) const {
+    forward(space, x, y, Selection::every(int(y.extent(0))));
+  }
+  template <class X, class Y>
+  void forward(const ExecSpace& space, const X& x, const Y& y, const Selection& sel) const {
     impl::check_conv("bilevel::conv2d", x, m_cin, y, m_cout, m_k);
-    impl::dispatch_direct("bilevel::conv::forward", space, x, m_fwd, m_k, m_ob_fwd, y);
+    impl::dispatch_direct("bilevel::conv::forward", space, x, m_fwd, m_k, m_ob_fwd, y, sel);
   }
 
-  /// x = W^T y; y (N, Cout, H, W), x (N, Cin, H, W).
+  /// x = W^T y; y (N, Cout, H, W), x (N, Cin, H, W); with a selection as forward.
   template <class Y, class X>
   void adjoint(const ExecSpace& space, const Y& y, const X& x) const {
+    adjoint(space, y, x, Selection::every(int(x.extent(0))));
+  }
+  template <class Y, class X>
+  void adjoint(const ExecSpace& space, const Y& y, const X& x, const Selection& sel) const {
     impl::check_conv("bilevel::conv2d_adjoint", y, m_cout, x, m_cin, m_k);
-    impl::dispatch_direct("bilevel::conv::adjoint", space, y, m_adj, m_k, m_ob_adj, x);
+    impl::dispatch_direct("bilevel::conv::adjoint", space, y, m_adj, m_k, m_ob_adj, x, sel);
   }
 
   int out_channels() const { return m_cout; }

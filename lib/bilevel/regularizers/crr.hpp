@@ -86,7 +86,7 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
 
   void energy(const ExecSpace& space, const ConstImages& x, const Sums& out) override {
     this->check_images("energy", x);
-    const auto wx = m_chain.forward(space, x, m_ax);
+    const auto wx = responses(space, x);
     const auto d = m_scale;
     const auto psi = m_potential;
     impl::sample_sums(
@@ -103,25 +103,47 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
     gradient_from_responses(space, g);
   }
 
+  void energy_and_gradient_selected(const ExecSpace& space, const ConstImages& x, const Sums& out,
+                                    const MutImages& g,
+                                    const typename Base::Selection& sel) override {
+    if (sel.all) return energy_and_gradient(space, x, out, g);
+    this->check_images("energy_and_gradient_selected", x);
+    require_same_shape("bilevel::crr::energy_and_gradient_selected", x, g);
+    const auto wx = responses(space, x, sel);
+    const auto d = m_scale;
+    const auto psi = m_potential;
+    impl::sample_sums(
+        "bilevel::crr::energy", space, shape_of(wx),
+        KOKKOS_LAMBDA(int n, int c, int i, int j) {
+          return sel.contains(n) ? double(psi.value(d(c) * wx(n, c, i, j))) : 0.0;
+        },
+        out);
+    gradient_from_responses(space, g, sel);
+  }
+
   void gradient(const ExecSpace& space, const ConstImages& x, const MutImages& g) override {
     this->check_images("gradient", x);
     require_same_shape("bilevel::crr::gradient", x, g);
-    m_chain.forward(space, x, m_ax);
+    responses(space, x);
     gradient_from_responses(space, g);
   }
 
  private:
-  /// g = W~^T (exp(s) psi'(exp(s) W~ x)) from W x held in m_ax.
-  void gradient_from_responses(const ExecSpace& space, const MutImages& g) {
+  /// g = W~^T (exp(s) psi'(exp(s) W~ x)) from W x held in m_ax (selected samples).
+  void gradient_from_responses(const ExecSpace& space, const MutImages& g,
+                               const typename Base::Selection& sel) {
     const auto wx = m_ax.acts.back();
     const auto d = m_scale;
     const auto psi = m_potential;
-    impl::for_each_pixel(
-        "bilevel::crr::potential_derivative", space, shape_of(wx),
+    impl::for_each_selected_pixel(
+        "bilevel::crr::potential_derivative", space, shape_of(wx), sel,
         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
           wx(n, c, i, j) = d(c) * psi.d1(d(c) * wx(n, c, i, j));
         });
-    m_chain.adjoint(space, wx, g, m_ax);
+    m_chain.adjoint(space, wx, g, m_ax, sel);
+  }
+  void gradient_from_responses(const ExecSpace& space, const MutImages& g) {
+    gradient_from_responses(space, g, Base::Selection::every(int(g.extent(0))));
   }
 
  public:
@@ -130,7 +152,7 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
     this->check_images("hessian_vector_product", x);
     require_same_shape("bilevel::crr::hessian_vector_product", x, v);
     require_same_shape("bilevel::crr::hessian_vector_product", x, hv);
-    const auto wx = m_chain.forward(space, x, m_ax);
+    const auto wx = responses(space, x);
     const auto wv = m_chain.forward(space, v, m_aq, &m_ax);
     const auto d = m_scale;
     const auto psi = m_potential;
@@ -148,7 +170,7 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
     require_same_shape("bilevel::crr::mixed_product", x, q);
     this->require_params_view("mixed_product", dtheta);
     // L = <grad R(x), q> = sum D psi'(D wx) wq with D = exp(s) / sigma, wx = W x, wq = W q.
-    const auto wx = m_chain.forward(space, x, m_ax);
+    const auto wx = responses(space, x);
     const auto wq = m_chain.forward(space, q, m_aq, &m_ax);
     const auto d = m_scale;
     const auto psi = m_potential;
@@ -198,7 +220,7 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
   void hold_normalisation(bool hold) { m_spectral.hold(hold); }
   /// Applies the normalised operator W~ = exp(s)-free W / sigma to x (for tests and users).
   void apply_normalised(const ExecSpace& space, const ConstImages& x, const MutImages& y) {
-    const auto& wx = m_chain.forward(space, x, m_ax);
+    const auto& wx = responses(space, x);
     Kokkos::deep_copy(space, y, wx);
     axpby(space, Scalar(0), y, Scalar(1.0 / m_spectral.sigma()), y);
   }
@@ -212,6 +234,7 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
 
  protected:
   void update(const ExecSpace& space) override {
+    m_curvature_current = false;
     for (std::size_t l = 0; l < m_chain.depth(); ++l)
       m_chain.layer(l).update(space, this->m_theta, filter_offset(l));
     m_spectral.update(space, m_chain);
@@ -223,7 +246,45 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
         KOKKOS_LAMBDA(int c) { scale(c) = Scalar(math::exp(double(theta_s(c))) * inv_sigma); });
   }
 
+  /// Shares W x and the curvature D^2 psi''(D W x) across the products (see the base class):
+  /// each prepared product is one forward and one adjoint pass of the selected samples. The
+  /// curvature replaces W x in m_ax's last activations (no extra buffer) until another method
+  /// computes responses there or theta moves; the next product then recomputes it.
+  void prepare_curvature(const ExecSpace& space, const ConstImages& x) override {
+    const auto wx = responses(space, x);
+    const auto d = m_scale;
+    const auto psi = m_potential;
+    impl::for_each_pixel(
+        "bilevel::crr::prepare_curvature", space, shape_of(wx),
+        KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
+          wx(n, c, i, j) = d(c) * d(c) * psi.d2(d(c) * wx(n, c, i, j));
+        });
+    m_curvature_current = true;
+  }
+  void prepared_product(const ExecSpace& space, const ConstImages& v, const MutImages& hv,
+                        const typename Base::Selection& sel) override {
+    if (!m_curvature_current) prepare_curvature(space, this->hessian_point());
+    const auto curv = m_ax.acts.back();
+    const auto wv = m_chain.forward(space, v, m_aq, &m_ax, sel);
+    impl::for_each_selected_pixel(
+        "bilevel::crr::apply_curvature", space, shape_of(wv), sel,
+        KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
+          wv(n, c, i, j) *= curv(n, c, i, j);
+        });
+    m_chain.adjoint(space, wv, hv, m_aq, sel);
+    impl::zero_unselected(space, hv, sel);
+  }
+
  private:
+  /// W x into m_ax (the selected samples), which then no longer holds the prepared curvature.
+  const MutImages& responses(const ExecSpace& space, const ConstImages& x,
+                             const typename Base::Selection& sel) {
+    m_curvature_current = false;
+    return m_chain.forward(space, x, m_ax, nullptr, sel);
+  }
+  const MutImages& responses(const ExecSpace& space, const ConstImages& x) {
+    return responses(space, x, Base::Selection::every(int(x.extent(0))));
+  }
   static std::vector<int> layer_channels(int channels, const CrrOptions& opt) {
     require(channels > 0 && !opt.channels.empty(), "bilevel::crr: needs image channels and layers");
     std::vector<int> c{channels};
@@ -242,6 +303,7 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
   Kokkos::View<double*, memory_space> m_sums;
   RidgePotential<Scalar> m_potential;
   typename Chain::Activations m_ax, m_aq;
+  bool m_curvature_current = false;  // m_ax's last activations hold D^2 psi''(D W x)
   impl::SpectralNormaliser<Scalar, ExecSpace> m_spectral;
 };
 

@@ -8,6 +8,7 @@
 /// Conventions: theta is one flat device View with named blocks; R(x) is summed over channels
 /// and pixels of each sample; mixed_product sums over the samples of the batch.
 
+#include <bilevel/core/sample_selection.hpp>
 #include <bilevel/core/views.hpp>
 #include <cmath>
 #include <cstdint>
@@ -35,6 +36,7 @@ class Regularizer {
   using Params = Kokkos::View<Scalar*, memory_space>;
   using ConstParams = Kokkos::View<const Scalar*, memory_space>;
   using Sums = PerSample<double, memory_space>;
+  using Selection = SampleSelection<memory_space>;
 
   virtual ~Regularizer() = default;
 
@@ -106,12 +108,45 @@ class Regularizer {
     energy(space, x, out);
     gradient(space, x, g);
   }
+  /// The same for the selected samples (nmAPG evaluates the samples still iterating): their
+  /// out(s) and g are those of energy_and_gradient; the others' are unspecified. The default
+  /// evaluates every sample.
+  virtual void energy_and_gradient_selected(const ExecSpace& space, const ConstImages& x,
+                                            const Sums& out, const MutImages& g, const Selection&) {
+    energy_and_gradient(space, x, out, g);
+  }
   /// hv = Hess_xx R(x) v.
   virtual void hessian_vector_product(const ExecSpace& space, const ConstImages& x,
                                       const ConstImages& v, const MutImages& hv) = 0;
   /// dtheta = d/dtheta sum_s <grad_x R(x_s), q_s> = sum_s (d_theta grad_x R(x_s))^T q_s.
   virtual void mixed_product(const ExecSpace& space, const ConstImages& x, const ConstImages& q,
                              const Params& dtheta) = 0;
+
+  /// Fixes the point x of the Hessian for prepared_hessian_vector_product: conjugate gradients
+  /// apply one Hessian many times, and a regularizer keeps what the products share (CRR: the
+  /// curvature psi''(D W x), one forward pass per solve instead of one per product). x is held,
+  /// not copied: leave it unchanged while the products run. set_params keeps the point.
+  void prepare_hessian(const ExecSpace& space, const ConstImages& x) {
+    check_images("prepare_hessian", x);
+    m_hessian_point = x;
+    prepare_curvature(space, x);
+  }
+  /// hv = Hess_xx R(x) v at the prepared x, for the selected samples (default: all). The other
+  /// samples of hv receive finite values that callers ignore (zero, or the full product).
+  void prepared_hessian_vector_product(const ExecSpace& space, const ConstImages& v,
+                                       const MutImages& hv) {
+    prepared_hessian_vector_product(space, v, hv, Selection::every(int(hv.extent(0))));
+  }
+  void prepared_hessian_vector_product(const ExecSpace& space, const ConstImages& v,
+                                       const MutImages& hv, const Selection& sel) {
+    require(m_hessian_point.data() != nullptr, "bilevel::", name(),
+            "::prepared_hessian_vector_product: call prepare_hessian first");
+    require_same_shape("bilevel::regularizer::prepared_hessian_vector_product", m_hessian_point, v);
+    require_same_shape("bilevel::regularizer::prepared_hessian_vector_product", v, hv);
+    require_selection("bilevel::regularizer::prepared_hessian_vector_product", sel,
+                      int(v.extent(0)));
+    prepared_product(space, v, hv, sel);
+  }
 
  protected:
   /// Declares the blocks (in order) and allocates theta.
@@ -151,6 +186,15 @@ class Regularizer {
   virtual void project(const ExecSpace&) {}
   /// Recomputes what depends on theta (effective filters, normalisation, packing).
   virtual void update(const ExecSpace& space) = 0;
+  /// What prepare_hessian keeps for the products at x (default: nothing).
+  virtual void prepare_curvature(const ExecSpace&, const ConstImages&) {}
+  /// The prepared product (default: the plain product at the prepared point, every sample).
+  virtual void prepared_product(const ExecSpace& space, const ConstImages& v, const MutImages& hv,
+                                const Selection&) {
+    hessian_vector_product(space, m_hessian_point, v, hv);
+  }
+  /// The point of the last prepare_hessian.
+  const ConstImages& hessian_point() const { return m_hessian_point; }
   /// Throws unless x is a batch with this regularizer's channel count; `where` names the method.
   void check_images(const char* where, const ConstImages& x) const {
     require(int(x.extent(1)) == m_channels, "bilevel::", name(), "::", where, ": images have ",
@@ -172,6 +216,7 @@ class Regularizer {
  private:
   int m_channels = 0;
   std::vector<ParamBlock> m_blocks;
+  ConstImages m_hessian_point;
 };
 
 }  // namespace bilevel

@@ -8,6 +8,7 @@
 #include <bilevel/solvers/impl/batch_ops.hpp>
 #include <bilevel/solvers/lanczos.hpp>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 namespace bilevel {
@@ -49,7 +50,10 @@ class BatchedLinearSolver {
 
   /// Solves apply(q) = b per sample to ||apply(q) - b|| <= delta; q holds the warm start and
   /// receives the solution. apply(space, in, out) must be symmetric positive definite. Throws
-  /// bilevel::Error on non-positive curvature or non-finite values.
+  /// bilevel::Error on non-positive curvature or non-finite values. An operator that also takes
+  /// a SampleSelection, apply(space, in, out, sel), is given the samples still iterating inside
+  /// the iterations, so that converged ones cost nothing (its other outputs may be anything
+  /// finite).
   template <class Apply>
   LinearSolveResult solve(const ExecSpace& space, const Apply& apply, const MutImages& b,
                           const MutImages& q, double delta) {
@@ -78,8 +82,12 @@ class BatchedLinearSolver {
           iters(i) = 0, bad(i) = 0;
           active(i) = math::sqrt(rr(i)) > delta ? 1 : 0;
         });
-    while (impl::count(space, m_active) > 0) {
-      apply(space, m_p, m_ap);
+    // Converged samples leave the operator's work: it sees the active ones only.
+    int remaining = impl::count(space, m_active);
+    SampleSelection<memory_space> sel = SampleSelection<memory_space>::every(n);
+    while (remaining > 0) {
+      if (remaining != sel.count) sel = impl::flagged_samples(space, m_active, m_ids, remaining);
+      apply_to(space, apply, m_p, m_ap, sel);
       dot(space, m_p, m_ap, m_pap);
       Kokkos::parallel_for(
           "bilevel::cg::alpha", Kokkos::RangePolicy<ExecSpace>(space, 0, n), KOKKOS_LAMBDA(int i) {
@@ -103,6 +111,7 @@ class BatchedLinearSolver {
             if (math::sqrt(rr(i)) <= delta || iters(i) >= max_it) active(i) = 0;
           });
       axpby(space, m_one, m_r, m_beta, m_p);  // p = r + beta p
+      remaining = impl::count(space, m_active);
     }
     return finish(space, delta, "conjugate gradients");
   }
@@ -140,6 +149,18 @@ class BatchedLinearSolver {
     auto r = finish(space, delta, "gradient descent");
     r.gd_step = step;
     return r;
+  }
+
+  /// apply(space, in, out, sel) when the operator takes a selection (its unselected outputs are
+  /// ignored: their alpha and beta are zero), else apply(space, in, out) on every sample.
+  template <class Apply>
+  static void apply_to(const ExecSpace& space, const Apply& apply, const MutImages& in,
+                       const MutImages& out, const SampleSelection<memory_space>& sel) {
+    if constexpr (std::is_invocable_v<const Apply&, const ExecSpace&, const MutImages&,
+                                      const MutImages&, const SampleSelection<memory_space>&>)
+      apply(space, in, out, sel);
+    else
+      apply(space, in, out);
   }
 
   template <class Apply>
@@ -186,13 +207,14 @@ class BatchedLinearSolver {
     m_active = impl::Flags<memory_space>("bilevel::cg::active", s.n);
     m_iters = impl::Flags<memory_space>("bilevel::cg::iterations", s.n);
     m_bad = impl::Flags<memory_space>("bilevel::cg::breakdown", s.n);
+    m_ids = impl::Flags<memory_space>("bilevel::cg::active_samples", s.n);
   }
 
   LinearSolverOptions m_opt;
   MutImages m_r, m_p, m_ap;
   Doubles m_rr, m_pap, m_rrn;
   Coefs m_alpha, m_nalpha, m_beta, m_one;
-  impl::Flags<memory_space> m_active, m_iters, m_bad;
+  impl::Flags<memory_space> m_active, m_iters, m_bad, m_ids;
 };
 
 }  // namespace bilevel

@@ -167,12 +167,12 @@ class HypergradientSolver {
     // b = 2 (x - x*) is the gradient of the upper loss g at x_eps.
     Kokkos::deep_copy(space, m_b, x);
     axpby(space, Scalar(-2), clean, Scalar(2), m_b);
-    const auto hvp = [&](const ExecSpace& sp, const auto& in, const MutImages& out) {
-      h.hessian_vector_product(sp, x, in, out);
-    };
+    // One Hessian for the whole solve: its curvature is computed once, and CG hands the
+    // products only the samples that are still iterating.
+    h.prepare_hessian(space, x);
     const auto scratch = m_nmapg.scratch();  // idle until the next lower-level solve
     m_linear.use_workspace(scratch[0], scratch[1], scratch[2]);
-    const LinearSolveResult linear = m_linear.solve(space, hvp, m_b, q, delta);
+    const LinearSolveResult linear = m_linear.solve(space, h.prepared_operator(), m_b, q, delta);
     r.seconds_linear = clock.lap();
     r.z = Params("bilevel::hypergradient::z", reg.num_params());
     {

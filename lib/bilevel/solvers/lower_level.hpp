@@ -61,25 +61,80 @@ class LowerLevelProblem {
   void value_and_gradient(const ExecSpace& space, const ConstImages& x, const Sums& value,
                           const MutImages& g) {
     require_same_shape("bilevel::LowerLevelProblem::value_and_gradient", x, g);
-    data_residual(space, x);
-    norm2_squared(space, m_residual, value);
-    m_reg->energy_and_gradient(space, x, m_sums, g);
-    add_regularizer_and_ridge(space, x, value);
-    m_op->adjoint(space, m_residual, m_tmp);
-    axpby(space, Scalar(2), m_tmp, Scalar(1), g);
-    if (m_xi > 0) axpby(space, Scalar(m_xi), x, Scalar(1), g);
+    evaluate(space, x, value, g, SampleSelection<memory_space>::every(int(x.extent(0))));
+  }
+
+  /// The same for the selected samples only; the others of value and g are left as they are
+  /// (nmAPG's line search keeps the accepted samples' values there). Selected samples get the
+  /// bits of the full evaluation.
+  void value_and_gradient(const ExecSpace& space, const ConstImages& x, const Sums& value,
+                          const MutImages& g, const SampleSelection<memory_space>& sel) {
+    if (sel.all) return value_and_gradient(space, x, value, g);
+    require_same_shape("bilevel::LowerLevelProblem::value_and_gradient", x, g);
+    if (m_gsel.data() == nullptr) {  // once per problem: only solvers that select need it
+      m_gsel =
+          make_images<Scalar, memory_space>("bilevel::lower_level::selected_gradient", shape_of(g));
+      m_vsel = Sums("bilevel::lower_level::selected_value", g.extent(0));
+    }
+    evaluate(space, x, m_vsel, m_gsel, sel);
+    impl::copy_selected(space, m_vsel, value, sel);
+    impl::copy_selected(space, m_gsel, g, sel);
   }
 
   /// hv = (2 A^T A + Hess R(x) + xi I) v.
   void hessian_vector_product(const ExecSpace& space, const ConstImages& x, const ConstImages& v,
                               const MutImages& hv) {
     m_reg->hessian_vector_product(space, x, v, hv);
+    add_data_and_ridge(space, v, hv);
+  }
+
+  /// Fixes x for prepared_hessian_vector_product (see Regularizer::prepare_hessian).
+  void prepare_hessian(const ExecSpace& space, const ConstImages& x) {
+    require_same_shape("bilevel::LowerLevelProblem::prepare_hessian", x, m_y);
+    m_reg->prepare_hessian(space, x);
+  }
+  /// hv = Hess h(x) v at the prepared x for the selected samples; the others of hv receive finite
+  /// values that callers ignore.
+  void prepared_hessian_vector_product(const ExecSpace& space, const ConstImages& v,
+                                       const MutImages& hv,
+                                       const SampleSelection<memory_space>& sel) {
+    m_reg->prepared_hessian_vector_product(space, v, hv, sel);
+    add_data_and_ridge(space, v, hv);
+  }
+
+  /// The prepared Hessian as an operator for the linear solvers: op(space, in, out) on every
+  /// sample, op(space, in, out, sel) on the selected ones.
+  struct PreparedOperator {
+    LowerLevelProblem* h;
+    void operator()(const ExecSpace& space, const ConstImages& in, const MutImages& out) const {
+      h->prepared_hessian_vector_product(space, in, out,
+                                         SampleSelection<memory_space>::every(int(in.extent(0))));
+    }
+    void operator()(const ExecSpace& space, const ConstImages& in, const MutImages& out,
+                    const SampleSelection<memory_space>& sel) const {
+      h->prepared_hessian_vector_product(space, in, out, sel);
+    }
+  };
+  PreparedOperator prepared_operator() { return PreparedOperator{this}; }
+
+ private:
+  /// value and g (the selected samples' are right, the others' unspecified).
+  void evaluate(const ExecSpace& space, const ConstImages& x, const Sums& value, const MutImages& g,
+                const SampleSelection<memory_space>& sel) {
+    data_residual(space, x);
+    norm2_squared(space, m_residual, value);
+    m_reg->energy_and_gradient_selected(space, x, m_sums, g, sel);
+    add_regularizer_and_ridge(space, x, value);
+    m_op->adjoint(space, m_residual, m_tmp);
+    axpby(space, Scalar(2), m_tmp, Scalar(1), g);
+    if (m_xi > 0) axpby(space, Scalar(m_xi), x, Scalar(1), g);
+  }
+  /// hv += 2 A^T A v + xi v.
+  void add_data_and_ridge(const ExecSpace& space, const ConstImages& v, const MutImages& hv) {
     m_op->normal(space, v, m_tmp);
     axpby(space, Scalar(2), m_tmp, Scalar(1), hv);
     if (m_xi > 0) axpby(space, Scalar(m_xi), v, Scalar(1), hv);
   }
-
- private:
   void data_residual(const ExecSpace& space, const ConstImages& x) {
     require_same_shape("bilevel::LowerLevelProblem", x, m_y);
     m_op->apply(space, x, m_residual);
@@ -98,8 +153,8 @@ class LowerLevelProblem {
   Regularizer<Scalar, ExecSpace>* m_reg;
   ConstImages m_y;
   double m_xi;
-  MutImages m_residual, m_tmp;
-  Sums m_sums, m_ridge;
+  MutImages m_residual, m_tmp, m_gsel;  // m_gsel, m_vsel: selected evaluations' scratch
+  Sums m_sums, m_ridge, m_vsel;
 };
 
 }  // namespace bilevel

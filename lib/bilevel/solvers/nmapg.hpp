@@ -88,7 +88,12 @@ class Nmapg {
         });
     check_finite(space, "at the starting point");
 
-    for (int k = 0; k < o.max_iterations && impl::count(space, m_active) > 0; ++k) {
+    // Converged samples leave the evaluations: each one sees the samples still iterating.
+    auto sel = SampleSelection<memory_space>::every(s.n);
+    for (int k = 0, remaining = impl::count(space, m_active); k < o.max_iterations && remaining > 0;
+         ++k, remaining = impl::count(space, m_active)) {
+      if (remaining != sel.count)
+        sel = impl::flagged_samples(space, m_active, m_active_ids, remaining);
       // y = x + (t_{k-1} / t_k)(z - x) + ((t_{k-1} - 1) / t_k)(x - x_{k-1}).
       Kokkos::parallel_for(
           "bilevel::nmapg::extrapolation", Kokkos::RangePolicy<ExecSpace>(space, 0, s.n),
@@ -97,7 +102,7 @@ class Nmapg {
             k1(i) = Scalar(1 - a + b), k2(i) = Scalar(a), k3(i) = Scalar(-b);
           });
       impl::masked_lincomb(space, m_active, m_k1, m_x, m_k2, m_z, m_k3, m_xp, m_y);
-      h.value_and_gradient(space, m_y, m_fy, m_gy);
+      h.value_and_gradient(space, m_y, m_fy, m_gy, sel);
       norm2_squared(space, m_gy, m_gy2);
       if (k > 0) bb_step(space, m_y, m_yp, m_gy, m_gyp, m_ay);
       // Backtracking from y: z = y - a_y grad(y) until sufficient decrease.
@@ -213,6 +218,7 @@ class Nmapg {
     };
     m_active = fl("active"), m_iters = fl("iterations"), m_accept = fl("accept"),
     m_search = fl("search");
+    m_active_ids = fl("active_samples"), m_search_ids = fl("searching_samples");
   }
 
   /// Barzilai-Borwein step <s, s> / <s, r> with s = u - u_prev, r = g - g_prev (kept when the
@@ -233,9 +239,9 @@ class Nmapg {
 
   /// out = base - alpha grad for the searching samples, shrinking alpha until
   /// F(out) <= F(base) - delta alpha ||grad||^2 (or max_backtracks); fout and gout receive F
-  /// and grad F at the accepted points. Every trial evaluates the whole batch: samples that
-  /// accepted earlier are re-evaluated at their unchanged point, which reproduces their values
-  /// exactly. With `mask`, the searching set is m_search as given; otherwise m_active.
+  /// and grad F at the accepted points. Every trial evaluates the samples still searching only:
+  /// the others keep their accepted values in fout and gout. With `mask`, the searching set is
+  /// m_search as given; otherwise m_active.
   void line_search(const ExecSpace& space, LowerLevelProblem<Scalar, ExecSpace>& h,
                    const MutImages& base, const MutImages& grad, const Doubles& fbase,
                    const Doubles& g2, const Coefs& alpha, const MutImages& out, const Doubles& fout,
@@ -243,12 +249,16 @@ class Nmapg {
     if (!mask) Kokkos::deep_copy(space, m_search, m_active);
     const auto search = m_search, k = m_neg;
     const double delta = m_opt.sufficient_decrease, rho = m_opt.shrink, lo = m_opt.min_step;
-    for (int b = 0; b <= m_opt.max_backtracks && impl::count(space, m_search) > 0; ++b) {
+    for (int b = 0, searching = impl::count(space, m_search);
+         b <= m_opt.max_backtracks && searching > 0;
+         ++b, searching = impl::count(space, m_search)) {
       Kokkos::parallel_for(
           "bilevel::nmapg::trial_step", Kokkos::RangePolicy<ExecSpace>(space, 0, alpha.extent(0)),
           KOKKOS_LAMBDA(int i) { k(i) = -alpha(i); });
       impl::masked_lincomb(space, m_search, m_one, base, m_neg, grad, m_zero, grad, out);
-      h.value_and_gradient(space, out, m_trial_f, gout);
+      // Only the searching samples are evaluated; the others keep their accepted values.
+      h.value_and_gradient(space, out, m_trial_f, gout,
+                           impl::flagged_samples(space, m_search, m_search_ids, searching));
       const auto tf = m_trial_f;
       const bool last = b == m_opt.max_backtracks;
       Kokkos::parallel_for(
@@ -289,6 +299,7 @@ class Nmapg {
   Doubles m_trial_f;
   Coefs m_ay, m_ax, m_k1, m_k2, m_k3, m_one, m_zero, m_neg;
   impl::Flags<memory_space> m_active, m_iters, m_accept, m_search;
+  impl::Flags<memory_space> m_active_ids, m_search_ids;  // the selections' sample lists
 };
 
 }  // namespace bilevel

@@ -11,6 +11,7 @@
 /// (k is a template parameter for 3, 5, 7; other odd sizes up to 15 use a runtime-k variant).
 
 #include <bilevel/core/kokkos_compat.hpp>
+#include <bilevel/core/sample_selection.hpp>
 #include <cstdint>
 
 namespace bilevel::impl {
@@ -65,23 +66,27 @@ struct PackFilters {
 };
 
 /// y(n, o, i, j) = sum_{c, a, b} packed weights x(n, c, i + a - r, j + b - r): one work item
-/// per (sample, block of OB output channels, row, tile of JT pixels). The JT input pixels of a
-/// tap are one vector load and each of the OB contiguous weights is broadcast against them, so
-/// the OB x JT accumulators stay in registers.
+/// per (selected sample, block of OB output channels, row, tile of JT pixels). The JT input
+/// pixels of a tap are one vector load and each of the OB contiguous weights is broadcast
+/// against them, so the OB x JT accumulators stay in registers. Samples outside the selection
+/// are neither read nor written.
 template <class ExecSpace, int OB, int K, class In, class Packed, class Out>
 struct Conv2dDirect {
   using Scalar = typename Out::non_const_value_type;
+  using Selection = SampleSelection<typename Out::memory_space>;
   static constexpr int JT = conv_tile_v<ExecSpace>;
 
   In x;           // (N, n_in, H, W)
   Packed packed;  // see PackFilters
   Out y;          // (N, n_out, H, W)
+  Selection sel;  // the samples computed
   int n_in, n_out, h, wd, k, o_blocks, j_tiles;
 
-  Conv2dDirect(const In& x_, const Packed& p_, int k_, const Out& y_)
+  Conv2dDirect(const In& x_, const Packed& p_, int k_, const Out& y_, const Selection& sel_)
       : x(x_),
         packed(p_),
         y(y_),
+        sel(sel_),
         n_in(int(x_.extent(1))),
         n_out(int(y_.extent(1))),
         h(int(x_.extent(2))),
@@ -90,7 +95,7 @@ struct Conv2dDirect {
         o_blocks((int(y_.extent(1)) + OB - 1) / OB),
         j_tiles((int(x_.extent(3)) + JT - 1) / JT) {}
 
-  std::int64_t items() const { return std::int64_t(y.extent(0)) * o_blocks * h * j_tiles; }
+  std::int64_t items() const { return std::int64_t(sel.count) * o_blocks * h * j_tiles; }
 
   KOKKOS_INLINE_FUNCTION void operator()(std::int64_t item) const {
     const int jt = int(item % j_tiles);
@@ -98,7 +103,7 @@ struct Conv2dDirect {
     const int i = int(item % h);
     item /= h;
     const int ob = int(item % o_blocks);
-    const int n = int(item / o_blocks);
+    const int n = sel.sample(int(item / o_blocks));
     const int j0 = jt * JT;
     const int kk = K > 0 ? K : k, rr = kk / 2;
     constexpr int KW = K > 0 ? K : kMaxConvKernel;

@@ -15,6 +15,7 @@ class ConvChain {
   using memory_space = typename ExecSpace::memory_space;
   using MutImages = Images<Scalar, memory_space>;
   using ConstImages = Kokkos::View<const Scalar****, Kokkos::LayoutRight, memory_space>;
+  using Selection = SampleSelection<memory_space>;
 
   /// Activations of one input through the chain: acts[l] = W_l ... W_1 x (acts[L-1] = W x).
   struct Activations {
@@ -57,10 +58,15 @@ class ConvChain {
   /// a.acts[l] = W_l ... W_1 x; returns W x (a.acts.back()).
   const MutImages& forward(const ExecSpace& space, const ConstImages& x, Activations& a,
                            const Activations* share = nullptr) const {
+    return forward(space, x, a, share, Selection::every(int(x.extent(0))));
+  }
+  /// The same for the selected samples only (the others' activations are left as they are).
+  const MutImages& forward(const ExecSpace& space, const ConstImages& x, Activations& a,
+                           const Activations* share, const Selection& sel) const {
     ensure(a, shape_of(x), "bilevel::conv_chain::activations", share);
     ConstImages in = x;
     for (std::size_t l = 0; l < depth(); ++l) {
-      m_layers[l].op().forward(space, in, a.acts[l]);
+      m_layers[l].op().forward(space, in, a.acts[l], sel);
       in = a.acts[l];
     }
     return a.acts.back();
@@ -69,14 +75,19 @@ class ConvChain {
   /// out = W^T y, using a.back as scratch (y: output-channel batch).
   void adjoint(const ExecSpace& space, const ConstImages& y, const MutImages& out,
                Activations& a) const {
+    adjoint(space, y, out, a, Selection::every(int(out.extent(0))));
+  }
+  /// The same for the selected samples only (the others of out are left as they are).
+  void adjoint(const ExecSpace& space, const ConstImages& y, const MutImages& out, Activations& a,
+               const Selection& sel) const {
     ensure(a, Shape{int(out.extent(0)), 1, int(out.extent(2)), int(out.extent(3))},
            "bilevel::conv_chain::activations");
     ConstImages in = y;
     for (std::size_t l = depth(); l-- > 1;) {
-      m_layers[l].op().adjoint(space, in, a.back[l - 1]);
+      m_layers[l].op().adjoint(space, in, a.back[l - 1], sel);
       in = a.back[l - 1];
     }
-    m_layers[0].op().adjoint(space, in, out);
+    m_layers[0].op().adjoint(space, in, out, sel);
   }
 
   /// Adds d<top, W x>/dK_l to every layer's gradient buffer (beta = 0 overwrites, 1 adds), with

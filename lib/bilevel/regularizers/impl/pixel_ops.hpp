@@ -5,6 +5,7 @@
 /// double).
 
 #include <bilevel/core/sample_blocks.hpp>
+#include <bilevel/core/sample_selection.hpp>
 #include <bilevel/core/views.hpp>
 
 namespace bilevel::impl {

@@ -4,6 +4,7 @@
 /// coefficients and an "active" flag, so samples converge independently inside one batch.
 
 #include <bilevel/core/blas1.hpp>
+#include <bilevel/core/sample_selection.hpp>
 
 namespace bilevel::impl {
 
@@ -81,6 +82,24 @@ int count(const ExecSpace& space, const Flags<typename ExecSpace::memory_space>&
       "bilevel::solver::count", Kokkos::RangePolicy<ExecSpace>(space, 0, flags.extent(0)),
       KOKKOS_LAMBDA(int s, int& acc) { acc += flags(s) != 0; }, n);
   return n;
+}
+
+/// ids[0, count) = the samples whose flag is set, ascending (count: their number, known).
+template <class ExecSpace>
+SampleSelection<typename ExecSpace::memory_space> flagged_samples(
+    const ExecSpace& space, const Flags<typename ExecSpace::memory_space>& flags,
+    const Flags<typename ExecSpace::memory_space>& ids, int count) {
+  using Selection = SampleSelection<typename ExecSpace::memory_space>;
+  const int n = int(flags.extent(0));
+  if (count == n) return Selection::every(n);
+  Kokkos::parallel_scan(
+      "bilevel::solver::flagged_samples", Kokkos::RangePolicy<ExecSpace>(space, 0, n),
+      KOKKOS_LAMBDA(int s, int& offset, bool final) {
+        if (flags(s) == 0) return;
+        if (final) ids(offset) = s;
+        offset += 1;
+      });
+  return Selection::listed(ids, flags, count);
 }
 
 /// Host copy of a per-sample View.
