@@ -8,13 +8,14 @@
 namespace bilevel::bench {
 namespace {
 
-/// Independent accumulators of one vector each: 12 x 256-bit covers 2 pipes x 4-5 cycles.
+/// Independent accumulators of one 512-bit vector each (AVX-512 where present; narrower ISAs
+/// split it): 12 chains cover two FMA pipes x 4-5 cycles of latency.
 constexpr int kChains = 12;
 constexpr int kRepeats = 4096;
 
 template <class S>
 struct FmaChains {
-  static constexpr int lanes = int(32 / sizeof(S));  // one 256-bit vector
+  static constexpr int lanes = int(64 / sizeof(S));  // one 512-bit vector
   Kokkos::View<S*, DefaultMemSpace> out;
   S a, b;
   KOKKOS_INLINE_FUNCTION void operator()(std::int64_t item) const {

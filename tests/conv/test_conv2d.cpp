@@ -50,9 +50,17 @@ struct Case {
 };
 // Channel counts hit every output blocking (1, 2, 3, 4, 8 and a remainder), kernel sizes the
 // unrolled ones and the runtime one (9), images a single pixel, odd sizes and several tiles.
-const Case kCases[] = {{{1, 1, 1, 1}, 1, 3},   {{2, 3, 5, 7}, 4, 5},  {{1, 4, 9, 6}, 8, 5},
-                       {{2, 8, 6, 40}, 16, 5}, {{1, 2, 7, 33}, 3, 7}, {{1, 3, 11, 9}, 2, 9},
-                       {{2, 1, 4, 70}, 5, 3},  {{1, 5, 3, 3}, 1, 7}};
+const Case kCases[] = {{{1, 1, 1, 1}, 1, 3},
+                       {{2, 3, 5, 7}, 4, 5},
+                       {{1, 4, 9, 6}, 8, 5},
+                       {{2, 8, 6, 40}, 16, 5},
+                       {{1, 2, 7, 33}, 3, 7},
+                       {{1, 3, 11, 9}, 2, 9},
+                       {{2, 1, 4, 70}, 5, 3},
+                       {{1, 5, 3, 3}, 1, 7},
+                       // 16-channel blocks with a partial last block, forward and adjoint
+                       {{1, 3, 5, 18}, 20, 3},
+                       {{1, 17, 4, 19}, 2, 5}};
 
 TYPED_TEST(Conv2d, ForwardMatchesNaiveReference) {
   using S = TypeParam;

@@ -35,8 +35,12 @@ void check_conv(const char* where, const X& x, int x_channels, const Y& y, int y
   require(x.span_is_contiguous() && y.span_is_contiguous(), where, ": Views must be contiguous");
 }
 
-/// Output-channel blocking: as many lanes as the layer has outputs, up to 8.
+/// Output-channel blocking: as many lanes as the layer has outputs, up to 8, and 16 for float
+/// on the host: 16 accumulators of one 512-bit vector halve the weight loads per FMA (8 to 16
+/// channels: CRR 8 -> 64 forward 58 -> 77-88 GFLOP/s); in double they would spill.
+template <class ExecSpace, class Scalar>
 inline int conv_block(int n_out) {
+  if (is_host_space_v<ExecSpace> && sizeof(Scalar) <= 4 && n_out >= 16) return 16;
   if (n_out >= 8) return 8;
   if (n_out >= 4) return 4;
   return n_out;  // 1, 2 or 3
@@ -75,6 +79,10 @@ void dispatch_direct(const char* label, const ExecSpace& space, const X& x, cons
                      int ob, const Y& y, const SelectionFor<Y>& sel) {
   require_selection(label, sel, int(y.extent(0)));
   switch (ob) {
+    case 16:  // host float only (conv_block)
+      if constexpr (is_host_space_v<ExecSpace> && sizeof(typename Y::value_type) <= 4)
+        return dispatch_k<ExecSpace, 16>(label, space, x, p, k, y, sel);
+      throw Error(impl::concat(label, ": 16-channel blocks are packed for float on the host"));
     case 8:
       return dispatch_k<ExecSpace, 8>(label, space, x, p, k, y, sel);
     case 4:
@@ -101,6 +109,8 @@ void pack_block(const ExecSpace& space, const Wt& w, const P& packed, int n_in, 
 template <class ExecSpace, bool Adjoint, class Wt, class P>
 void pack(const ExecSpace& space, const Wt& w, const P& packed, int n_in, int n_out, int ob) {
   switch (ob) {
+    case 16:
+      return pack_block<ExecSpace, Adjoint, 16>(space, w, packed, n_in, n_out);
     case 8:
       return pack_block<ExecSpace, Adjoint, 8>(space, w, packed, n_in, n_out);
     case 4:
@@ -150,8 +160,8 @@ class Conv2dOperator {
       : m_cout(out_channels),
         m_cin(in_channels),
         m_k(kernel_size),
-        m_ob_fwd(impl::conv_block(out_channels)),
-        m_ob_adj(impl::conv_block(in_channels)) {
+        m_ob_fwd(impl::conv_block<ExecSpace, Scalar>(out_channels)),
+        m_ob_adj(impl::conv_block<ExecSpace, Scalar>(in_channels)) {
     require(out_channels > 0 && in_channels > 0, "bilevel::Conv2dOperator: channel counts must be ",
             "positive, got ", out_channels, " and ", in_channels);
     require(kernel_size % 2 == 1 && kernel_size >= 1 && kernel_size <= impl::kMaxConvKernel,
