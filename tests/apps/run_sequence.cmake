@@ -2,7 +2,8 @@
 #   -DSCENARIO=resume     train 4 steps in one go; train 2 steps, then resume to 4 in the same
 #                         folder; the two logs must agree on every step (all but the seconds).
 #   -DSCENARIO=interrupt  SIGINT a long run: exit status 130, a whole checkpoint and no
-#                         temporary files; then --resume finishes it.
+#                         temporary files; then --resume finishes it. (timeout signals the
+#                         process and then its group: one stop that arrives twice.)
 #   -DSCENARIO=existing_folder  a fresh run, and a resume from another run's checkpoint, are
 #                         refused in a folder that holds a run (which stays as it was);
 #                         --overwrite replaces it and removes a killed writer's temporary file.
