@@ -21,6 +21,7 @@ struct Options {
   std::vector<std::string> references;
   bilevel::apps::DataOptions data;
   bool measured = false;
+  bool last_iterate = false;
   double eps = 1e-4;
   std::string output = "out/restore";
   std::string precision = "float";
@@ -32,7 +33,14 @@ void restore(const Options& o) {
   using Exec = DefaultExecSpace;
   Exec space;
   const ModelSpec spec = read_model_spec(o.checkpoint);
-  auto reg = load_model<Scalar, Exec>(space, o.checkpoint);
+  const long best_step = best_model_step(o.checkpoint);
+  auto reg = load_model<Scalar, Exec>(space, o.checkpoint,
+                                      o.last_iterate ? ModelChoice::last : ModelChoice::best);
+  if (best_step >= 0 && !o.last_iterate)
+    std::printf("model: the best by validation, after step %ld (--last-iterate for the last)\n",
+                best_step);
+  else if (best_step >= 0)
+    std::printf("model: the last iterate (the best by validation was after step %ld)\n", best_step);
   const auto channels = spec.channels == 1 ? io::Channels::grey : io::Channels::rgb;
   const apps::HostSet in = apps::read_images(o.inputs, channels);
   TaskSpec task = o.data.task_spec();
@@ -128,6 +136,8 @@ int main(int argc, char** argv) {
       ->required()
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_flag("--measured", o.measured, "the inputs are already degraded: restore them as given");
+  app.add_flag("--last-iterate", o.last_iterate,
+               "apply the run's last parameters, not its validation-selected ones");
   app.add_option("--reference", o.references, "clean images for the PSNR of --measured inputs")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("--task", o.data.task, "denoise, inpaint or deblur")

@@ -18,6 +18,7 @@
 #include <common/settings_json.hpp>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 namespace bilevel::apps {
@@ -25,26 +26,29 @@ namespace bilevel::apps {
 /// idle / idle_max: rank 0's and the longest wait of any rank for the slowest (MPI runs).
 inline std::string csv_header() {
   return "step,cost,step_cost,loss,eps,delta,alpha,z_norm,bound,test_psnr,test_cost,seconds,"
-         "idle,idle_max";
+         "idle,idle_max,val_psnr,val_cost";
 }
 inline std::string csv_row(const StepRecord& r) {
   char buf[512];
   std::snprintf(buf, sizeof buf,
-                "%ld,%ld,%ld,%.9g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%ld,%.3f,%.4f,%.4f", r.k, r.cost,
-                r.step_cost, r.loss, r.eps, r.delta, r.alpha, r.z_norm, r.bound, r.test_psnr,
-                r.test_cost, r.seconds, r.idle_seconds, r.idle_seconds_max);
+                "%ld,%ld,%ld,%.9g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%ld,%.3f,%.4f,%.4f,%.6g,%ld", r.k,
+                r.cost, r.step_cost, r.loss, r.eps, r.delta, r.alpha, r.z_norm, r.bound,
+                r.test_psnr, r.test_cost, r.seconds, r.idle_seconds, r.idle_seconds_max,
+                r.validation_psnr, r.validation_cost);
   return buf;
 }
 
 inline void print_progress(const StepRecord& r, const TrainSettings& s, double f, double f0) {
-  char cost[64], test[32] = "";
+  char cost[64], test[32] = "", val[32] = "";
   if (s.budget > 0)
     std::snprintf(cost, sizeof cost, "%ld/%ld", r.cost, s.budget);
   else
     std::snprintf(cost, sizeof cost, "%ld", r.cost);
   if (std::isfinite(r.test_psnr)) std::snprintf(test, sizeof test, "  test %6.2f dB", r.test_psnr);
-  std::printf("step %5ld  cost %14s  loss %.4e  eps %.2e  alpha %.2e%s  %s  ETA %s\n", r.k, cost,
-              r.loss, r.eps, r.alpha, test, format_duration(r.seconds).c_str(),
+  if (std::isfinite(r.validation_psnr))
+    std::snprintf(val, sizeof val, "  val %6.2f dB", r.validation_psnr);
+  std::printf("step %5ld  cost %14s  loss %.4e  eps %.2e  alpha %.2e%s%s  %s  ETA %s\n", r.k, cost,
+              r.loss, r.eps, r.alpha, test, val, format_duration(r.seconds).c_str(),
               format_duration(eta_seconds(r.seconds, f, f0)).c_str());
   std::fflush(stdout);
 }
@@ -76,6 +80,12 @@ void train(const TrainSettings& s, const std::string& settings_ini) {
   TrainOptions opt = opt0;
   opt.checkpoint_attributes = {{model_attribute(), spec.to_string()}};
   Trainer<Scalar, Exec> trainer(space, *reg, train, &test, opt, comm);
+  std::optional<TaskData<Scalar, Exec>> validation;
+  if (s.data.n_val > 0) {
+    validation.emplace(space, task, io::to_device<Scalar>(s.data.validation_set().images, "val"),
+                       kValidationIdOffset);
+    trainer.set_validation(*validation);
+  }
   if (!s.resume.empty()) trainer.load_checkpoint(s.resume);
 
   const std::string checkpoint = s.output + "/checkpoint.h5";
@@ -134,7 +144,18 @@ void train(const TrainSettings& s, const std::string& settings_ini) {
     throw Interrupted("interrupted after step " + std::to_string(trainer.iteration() - 1) +
                       "; continue with the same options and --resume " + checkpoint);
 
-  // Final evaluation: test reconstructions (warm-started), panels and the summary.
+  // Final evaluation: test reconstructions (warm-started), panels and the summary, of the best
+  // validated model when the run has validation data.
+  const auto& best = trainer.best_model();
+  const bool selected = trainer.has_validation() && best.step >= 0;
+  if (selected) {
+    trainer.use_best_model();
+    if (!quiet)
+      std::printf(
+          "bilevel-train: testing the best model by validation: after step %ld, %.2f dB "
+          "on %d crops\n",
+          best.step, best.psnr, s.data.n_val);
+  }
   long test_cost = 0;
   const auto psnr_rec = trainer.test_psnrs(&test_cost);
   const auto psnr_meas = psnr_host(space, test.measured(), test.clean());
@@ -160,6 +181,12 @@ void train(const TrainSettings& s, const std::string& settings_ini) {
   summary["final_eps"] = trainer.current_eps();
   summary["wall_seconds"] = last.seconds;
   summary["ranks"] = comm.size();
+  summary["reported_model"] = selected ? "best by validation" : "last iterate";
+  if (trainer.has_validation())
+    summary["validation"] = {{"crops", s.data.n_val},
+                             {"interval", s.val_interval},
+                             {"best_step", best.step},
+                             {"best_mean_psnr", best.psnr}};
   summary["test"] = {{"images", images},
                      {"mean_psnr_measured", mean(psnr_meas)},
                      {"mean_psnr_reconstructed", mean(psnr_rec)},

@@ -30,6 +30,7 @@ struct TrainSettings {
   long budget = 0, max_steps = 0;
   double max_seconds = 0;
   int test_interval = 10;
+  int val_interval = 10;
   // |grad h| <= 1e-2 certifies |x - x_hat| <= 5e-3 over a whole image: PSNR exact to 0.01 dB.
   double test_eps = 1e-2;
   int checkpoint_interval = 1;
@@ -84,6 +85,11 @@ struct TrainSettings {
                    "steps between test PSNRs (0: only at the end)")
         ->capture_default_str()
         ->check(digits_only());
+    app.add_option("--val-interval", val_interval,
+                   "steps between validation PSNRs with --n-val (and after the last step); the "
+                   "best validated model is the one reported and restored")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
     app.add_option("--test-eps", test_eps, "accuracy of the test reconstructions")
         ->capture_default_str()
         ->check(finite_positive());
@@ -117,6 +123,7 @@ struct TrainSettings {
     o.max_seconds = max_seconds;
     o.test_interval = test_interval;
     o.test_eps = test_eps;
+    o.validation_interval = data.n_val > 0 ? val_interval : 0;
     o.report_bound = bound;
     return o;
   }

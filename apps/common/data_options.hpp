@@ -19,6 +19,9 @@ struct HostSet {
   std::vector<io::HostImage> images;
 };
 
+/// The first validation crop's number in the seeded crop stream, far beyond any training set.
+inline constexpr std::uint64_t kValidationCropOffset = std::uint64_t(1) << 40;
+
 struct DataOptions {
   std::string task = "denoise";
   std::string channels = "rgb";
@@ -26,6 +29,7 @@ struct DataOptions {
   double keep = 0.3;  ///< inpainting: fraction of measured pixels
   std::string train_dir = "data/train", test_dir = "data/test";
   int crop = 64, n_train = 32;
+  int n_val = 0;  ///< validation crops (model selection), never in a batch
   int test_crop = 96, n_test = 4;
   std::uint64_t seed = 0;
 
@@ -52,6 +56,11 @@ struct DataOptions {
       app.add_option("--n-train", n_train, "number of training crops")
           ->capture_default_str()
           ->check(CLI::Range(1, 1 << 20));
+      app.add_option("--n-val", n_val,
+                     "validation crops for model selection: further random crops of the "
+                     "training images, never in a batch (0: none)")
+          ->capture_default_str()
+          ->check(CLI::Range(0, 1 << 20));
     }
     app.add_option("--test-dir", test_dir, "folder of test images")->capture_default_str();
     app.add_option("--test-crop", test_crop, "side of the centre test crops")
@@ -98,6 +107,17 @@ struct DataOptions {
     return s;
   }
 
+  /// `n_val` seeded random crops of the training folder from a part of the crop stream that no
+  /// training set reaches (so they do not change with --n-train).
+  HostSet validation_set() const {
+    const auto folder = io::load_folder(train_dir, io_channels());
+    require_crop_fits(folder, crop, "--crop");
+    HostSet s;
+    s.images = io::random_crops(folder.images, n_val, crop, crop, seed, kValidationCropOffset);
+    for (int k = 0; k < n_val; ++k) s.names.push_back("val" + std::to_string(k));
+    return s;
+  }
+
   /// Centre crops of the first `n_test` test images.
   HostSet test_set() const {
     const auto folder = io::load_folder(test_dir, io_channels(), n_test);
@@ -111,5 +131,7 @@ struct DataOptions {
 
 /// Sample ids of test images start here, so their noise never repeats a training sample's.
 inline constexpr std::uint64_t kTestIdOffset = std::uint64_t(1) << 40;
+/// Sample ids of validation crops start here (noise unlike the training and test samples').
+inline constexpr std::uint64_t kValidationIdOffset = std::uint64_t(1) << 41;
 
 }  // namespace bilevel::apps

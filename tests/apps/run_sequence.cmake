@@ -25,12 +25,15 @@ function(run expect_rc)
   set(last_output "${out}${err}" PARENT_SCOPE)
 endfunction()
 
-# The log without its last three columns (wall seconds, idle, idle_max), as a list of rows.
+# The log without its timing columns (wall seconds, idle, idle_max: the 12th to 14th), as a
+# list of rows.
 function(read_log path var)
   file(STRINGS "${path}" rows)
   set(out "")
   foreach(r IN LISTS rows)
-    string(REGEX REPLACE ",[^,]*,[^,]*,[^,]*$" "" r "${r}")
+    string(REPLACE "," ";" fields "${r}")
+    list(REMOVE_AT fields 11 12 13)
+    list(JOIN fields "," r)
     list(APPEND out "${r}")
   endforeach()
   set(${var} "${out}" PARENT_SCOPE)

@@ -28,6 +28,8 @@ struct StepRecord {
   double loss = 0, eps = 0, delta = 0, alpha = 0, z_norm = 0, bound = 0;
   double test_psnr = std::numeric_limits<double>::quiet_NaN();
   long test_cost = 0;
+  double validation_psnr = std::numeric_limits<double>::quiet_NaN();
+  long validation_cost = 0;  ///< never charged to the budget, like test_cost
   double seconds = 0;
   /// Data-parallel runs: this rank's wait for the slowest rank in the step, and the longest
   /// wait of any rank (0 on one process).

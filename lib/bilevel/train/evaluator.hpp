@@ -86,6 +86,8 @@ class Evaluator {
   /// The test images (indices) whose solve stopped at the iteration cap before reaching eps in
   /// the last evaluation: their PSNRs are not certified.
   const std::vector<int>& capped() const { return m_capped; }
+  /// The shape of the evaluated set.
+  Shape image_shape() const { return m_test.image_shape(); }
   /// The lower-level iteration cap.
   int max_iterations() const { return m_lower.max_iterations; }
 

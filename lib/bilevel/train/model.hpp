@@ -159,16 +159,34 @@ inline ModelSpec read_model_spec(const std::string& path) {
   return ModelSpec::parse(f.read_attribute(model_attribute()));
 }
 
-/// \brief The regularizer of a checkpoint, with its trained parameters and internal state.
+/// Which parameters of a checkpoint load_model returns.
+enum class ModelChoice {
+  best,  ///< the validation-selected ones when the run had validation data, else the last
+  last   ///< the last iterate's
+};
+
+/// \brief Whether a checkpoint holds validation-selected parameters (best.theta), and from
+/// which step (-1: none).
+inline long best_model_step(const std::string& path) {
+  io::Hdf5File f(path, io::Hdf5File::Mode::read);
+  if (!f.has("best.step")) return -1;
+  const auto v = f.read_ints("best.step");
+  return v.size() == 1 ? long(v[0]) : -1;
+}
+
+/// \brief The regularizer of a checkpoint, with its trained parameters and internal state
+/// (`which`: the validation-selected model, if the run kept one, or the last iterate).
 template <class Scalar, class ExecSpace = DefaultExecSpace>
 std::unique_ptr<Regularizer<Scalar, ExecSpace>> load_model(const ExecSpace& space,
-                                                           const std::string& path) {
+                                                           const std::string& path,
+                                                           ModelChoice which = ModelChoice::best) {
   auto reg = make_regularizer<Scalar, ExecSpace>(space, read_model_spec(path));
   io::Hdf5File f(path, io::Hdf5File::Mode::read);
-  const std::vector<double> theta = f.read_doubles("theta");
+  const std::string prefix = which == ModelChoice::best && f.has("best.theta") ? "best." : "";
+  const std::vector<double> theta = f.read_doubles(prefix + "theta");
   require(theta.size() == std::size_t(reg->num_params()), "checkpoint '", path, "' holds ",
           theta.size(), " parameters, its model has ", reg->num_params());
-  reg->set_internal_state(space, f.read_doubles("regularizer_state"));
+  reg->set_internal_state(space, f.read_doubles(prefix + "regularizer_state"));
   reg->set_params(space, std::vector<Scalar>(theta.begin(), theta.end()));
   return reg;
 }

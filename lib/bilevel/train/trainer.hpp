@@ -9,6 +9,11 @@
 /// when estimated, and periodically the test PSNR (to accuracy test_eps; its cost is reported
 /// separately and never charged to the budget).
 ///
+/// Model selection: with validation data (set_validation: crops the batches never draw) the
+/// Trainer measures their mean PSNR every validation_interval steps and keeps the parameters
+/// that scored best (best_model()), so a fixed-step oscillation cannot decide which model a
+/// run reports; the best model travels in checkpoints and load_model returns it.
+///
 /// Data-parallel over a Communicator (DESIGN.md section 9): every rank holds the data, theta,
 /// the method and the sampler (identical on every rank, checked every few steps), solves its
 /// share of each batch and of the test set, and receives the whole batch's hypergradient; the
@@ -52,6 +57,10 @@ struct TrainOptions {
   int test_interval = 0;  ///< steps between test evaluations (0: never)
   double test_eps = 1e-4;
   int test_batch = 4;
+  /// Steps between validation PSNRs (0: never); needs Trainer::set_validation. The last step
+  /// of a run that stops by its cost, step or stall rule is validated too. Validation images
+  /// are solved like the test images (test_eps, test_batch, warm-started).
+  int validation_interval = 0;
   bool report_bound = true;     ///< the error bound in every record (MAID: always)
   int constants_interval = 10;  ///< steps between re-estimates of |J|, L_H, L_J
   /// Data-parallel runs: give each rank a share of every mini-batch with about the same
@@ -139,9 +148,7 @@ class Trainer : private UpperLevelProblem<Scalar, ExecSpace> {
 
   /// True once a stopping rule is reached (or the method can make no further progress).
   bool done() const {
-    return m_method->stalled() || (m_opt.cost_budget > 0 && m_cost >= m_opt.cost_budget) ||
-           (m_opt.max_steps > 0 && m_k >= m_opt.max_steps) ||
-           (m_opt.max_seconds > 0 && elapsed() >= m_opt.max_seconds);
+    return done_by_count() || (m_opt.max_seconds > 0 && elapsed() >= m_opt.max_seconds);
   }
 
   /// One upper-level iteration.
@@ -158,6 +165,9 @@ class Trainer : private UpperLevelProblem<Scalar, ExecSpace> {
       check_consistency();
     if (m_test && m_opt.test_interval > 0 && m_k % m_opt.test_interval == 0)
       r.test_psnr = test_psnr(&r.test_cost);
+    if (m_validator && m_opt.validation_interval > 0 &&
+        (m_k % m_opt.validation_interval == 0 || done_by_count()))
+      validate(r);
     r.seconds = elapsed();
     return r;
   }
@@ -180,6 +190,34 @@ class Trainer : private UpperLevelProblem<Scalar, ExecSpace> {
   std::vector<double> test_psnrs(long* cost = nullptr) {
     require(m_evaluator.has_value(), "bilevel::Trainer: no test data");
     return m_evaluator->psnrs(cost);
+  }
+
+  /// \brief The parameters that scored the best validation PSNR so far.
+  struct BestModel {
+    long step = -1;  ///< the step after which they were measured (-1: none yet)
+    double psnr = -std::numeric_limits<double>::infinity();
+    std::vector<Scalar> theta;
+    std::vector<double> state;  ///< the regularizer's internal state with them
+  };
+
+  /// Holds out `validation` for model selection (call before load_checkpoint; the data must
+  /// outlive the Trainer). Its images are never in a batch: every validation_interval steps
+  /// their mean PSNR decides whether the current parameters become best_model().
+  void set_validation(const Data& validation) {
+    require(validation.image_shape().c == m_reg.channels(), "bilevel::Trainer: validation images ",
+            "have ", validation.image_shape().c, " channels, the regularizer ", m_reg.channels());
+    m_validator.emplace(m_space, m_reg, validation, m_opt.hypergradient.lower, m_opt.test_batch,
+                        m_opt.test_eps, m_comm);
+  }
+  bool has_validation() const { return m_validator.has_value(); }
+  /// The best validated parameters (step -1 before the first validation).
+  const BestModel& best_model() const { return m_best; }
+  /// Puts the best validated parameters into the regularizer (nothing without one): what a run
+  /// reports and applies. Training continues from wherever the regularizer then is.
+  void use_best_model() {
+    if (m_best.step < 0) return;
+    m_reg.set_internal_state(m_space, m_best.state);
+    m_reg.set_params(m_space, m_best.theta);
   }
 
   /// The test evaluator (test PSNRs, reconstructions, which solves hit the iteration cap);
@@ -251,6 +289,19 @@ class Trainer : private UpperLevelProblem<Scalar, ExecSpace> {
 
  private:
   void write_checkpoint(const std::string& path) const;
+  /// The stopping rules that every rank evaluates alike (all but the wall time).
+  bool done_by_count() const {
+    return m_method->stalled() || (m_opt.cost_budget > 0 && m_cost >= m_opt.cost_budget) ||
+           (m_opt.max_steps > 0 && m_k >= m_opt.max_steps);
+  }
+  /// The validation PSNR of the current parameters into r; they become the best if they beat it.
+  void validate(StepRecord& r) {
+    r.validation_psnr = mean(m_validator->psnrs(&r.validation_cost));
+    if (!(r.validation_psnr > m_best.psnr)) return;  // NaN never wins
+    m_best.step = r.k, m_best.psnr = r.validation_psnr;
+    m_best.theta = m_reg.params_host();
+    m_best.state = m_reg.internal_state();
+  }
   double elapsed() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - m_start).count();
   }
@@ -359,7 +410,8 @@ class Trainer : private UpperLevelProblem<Scalar, ExecSpace> {
   HypergradientSolver<Scalar, ExecSpace> m_hyper;
   Nmapg<Scalar, ExecSpace> m_trial_solver;
   std::unique_ptr<LowerLevelProblem<Scalar, ExecSpace>> m_problem;
-  std::optional<Evaluator<Scalar, ExecSpace>> m_evaluator;
+  std::optional<Evaluator<Scalar, ExecSpace>> m_evaluator, m_validator;
+  BestModel m_best;
   MutImages m_x, m_q, m_zero, m_trial_x;
   MutImages m_x_all;                   // a whole batch, for gathering warm starts
   std::vector<int> m_last_iterations;  // per training sample: its last lower-level iterations

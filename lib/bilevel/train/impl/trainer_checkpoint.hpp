@@ -8,6 +8,8 @@
 ///   datasets:   shape (channels, parameters, N, C, H, W), theta, regularizer_state (doubles),
 ///               warm_x, warm_q (the Scalar type, shaped N,C,H,W), warm_x_seen, warm_q_seen,
 ///               bound_constants (|J|, L_H, L_J, set), test_x (optional),
+///               validation_x, best.step, best.validation_psnr, best.theta,
+///               best.regularizer_state (optional: runs with validation data),
 ///               trainer.k, trainer.cost, trainer.epoch, trainer.position (one value each),
 ///               method.<name> for each named real or counter of the method's state (one
 ///               value) and for each of its arrays (the Scalar type, length of theta)
@@ -106,6 +108,16 @@ void Trainer<Scalar, ExecSpace>::write_checkpoint(const std::string& path) const
     const auto& test_x = test_reconstructions();
     if (test_x.data() != nullptr)
       f.write("test_x", impl::host_values(test_x), impl::dims(shape_of(test_x)));
+    if (m_validator && m_validator->reconstructions().data() != nullptr) {
+      const auto& v = m_validator->reconstructions();
+      f.write("validation_x", impl::host_values(v), impl::dims(shape_of(v)));
+    }
+    if (m_best.step >= 0) {
+      f.write("best.step", std::vector<std::int64_t>{m_best.step});
+      f.write("best.validation_psnr", std::vector<double>{m_best.psnr});
+      f.write("best.theta", m_best.theta);
+      f.write("best.regularizer_state", m_best.state);
+    }
     f.write("trainer.k", std::vector<std::int64_t>{m_k});
     f.write("trainer.cost", std::vector<std::int64_t>{m_cost});
     f.write("trainer.epoch", std::vector<std::int64_t>{m_sampler.epoch()});
@@ -197,6 +209,21 @@ void Trainer<Scalar, ExecSpace>::load_checkpoint(const std::string& path) {
     auto x = make_images<Scalar, memory_space>("bilevel::trainer::test_x", m_test->image_shape());
     impl::upload(m_space, x, impl::read_scalars<Scalar>(f, "test_x"), "test_x", path);
     m_evaluator->set_reconstructions(x);
+  }
+  if (f.has("validation_x") && m_validator) {
+    auto x = make_images<Scalar, memory_space>("bilevel::trainer::validation_x",
+                                               m_validator->image_shape());
+    impl::upload(m_space, x, impl::read_scalars<Scalar>(f, "validation_x"), "validation_x", path);
+    m_validator->set_reconstructions(x);
+  }
+  m_best = BestModel{};
+  if (f.has("best.step")) {
+    m_best.step = impl::read_one(f, "best.step");
+    m_best.psnr = impl::read_real(f, "best.validation_psnr");
+    m_best.theta = impl::read_scalars<Scalar>(f, "best.theta");
+    m_best.state = f.read_doubles("best.regularizer_state");
+    require(m_best.theta.size() == std::size_t(m_reg.num_params()), "checkpoint '", path,
+            "': 'best.theta' has ", m_best.theta.size(), " values, expected ", m_reg.num_params());
   }
 }
 
