@@ -2,6 +2,7 @@
 #include <bilevel/train/trainer.hpp>
 
 #include "../solvers/quadratic_regularizer.hpp"
+#include "edge_images.hpp"
 
 namespace bilevel::test {
 namespace {
@@ -182,24 +183,9 @@ TEST(Trainer, WallTimeAndStepLimitsStopTheRun) {
 }
 
 TEST(Trainer, TvDenoisingTrainingRaisesTestPsnr) {
-  // Smooth images with edges: TV with a far too small weight is a poor denoiser at first.
-  auto make = [](int n, unsigned seed) {
-    Images<double> x = make_images<double>("clean", {n, 1, 16, 16});
-    auto h = Kokkos::create_mirror_view(x);
-    std::mt19937 gen(seed);
-    std::uniform_real_distribution<double> u(0.2, 0.8);
-    for (int s = 0; s < n; ++s) {
-      const double a = u(gen), b = u(gen);
-      const int edge = 4 + int(8 * u(gen));
-      for (int i = 0; i < 16; ++i)
-        for (int j = 0; j < 16; ++j) h(s, 0, i, j) = j < edge ? a : b;
-    }
-    Kokkos::deep_copy(x, h);
-    return x;
-  };
   TaskSpec task{TaskKind::denoise, 0.1};
-  TaskData<double> train(DefaultExecSpace(), task, make(6, 1));
-  TaskData<double> test(DefaultExecSpace(), task, make(2, 2), 1000);
+  TaskData<double> train(DefaultExecSpace(), task, edge_images(6, 1));
+  TaskData<double> test(DefaultExecSpace(), task, edge_images(2, 2), 1000);
   SmoothedTV<double> tv(DefaultExecSpace(), 1);
   tv.set(DefaultExecSpace(), 0.005, 0.01);
   TrainOptions o;

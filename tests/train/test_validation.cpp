@@ -5,29 +5,11 @@
 #include <bilevel/train/model.hpp>
 #include <bilevel/train/trainer.hpp>
 #include <cmath>
-#include <random>
 
-#include "../test_utils.hpp"
+#include "edge_images.hpp"
 
 namespace bilevel::test {
 namespace {
-
-// Grey images of two flat regions split by a vertical edge: TV with too small a weight is a
-// poor denoiser at first, so its validation PSNR moves.
-Images<double> edge_images(int n, unsigned seed) {
-  Images<double> x = make_images<double>("clean", {n, 1, 16, 16});
-  auto h = Kokkos::create_mirror_view(x);
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<double> u(0.2, 0.8);
-  for (int s = 0; s < n; ++s) {
-    const double a = u(gen), b = u(gen);
-    const int edge = 4 + int(8 * u(gen));
-    for (int i = 0; i < 16; ++i)
-      for (int j = 0; j < 16; ++j) h(s, 0, i, j) = j < edge ? a : b;
-  }
-  Kokkos::deep_copy(x, h);
-  return x;
-}
 
 struct ValidatedRun {
   TaskSpec task{TaskKind::denoise, 0.1};

@@ -218,6 +218,8 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
   /// one smooth function of theta (for finite differences or trial steps); unheld, every
   /// set_params refreshes v by Lanczos first.
   void hold_normalisation(bool hold) { m_spectral.hold(hold); }
+  void hold_internal_state(bool hold) override { hold_normalisation(hold); }
+  bool internal_state_held() const override { return m_spectral.held(); }
   /// Applies the normalised operator W~ = exp(s)-free W / sigma to x (for tests and users).
   void apply_normalised(const ExecSpace& space, const ConstImages& x, const MutImages& y) {
     const auto& wx = responses(space, x);

@@ -93,6 +93,14 @@ class Regularizer {
     require(state.empty(), "bilevel::", name(), ": unexpected internal state of ", state.size(),
             " values");
   }
+  /// While held, set_params keeps what the internal state defines instead of recomputing it
+  /// (CRR: the spectral vector v, so that sigma = ||W v|| is one smooth function of theta with
+  /// the derivative the mixed product uses, and a change of theta costs one pass of W instead
+  /// of a Lanczos refresh): for perturbations of theta that are undone. Setting the original
+  /// theta again under the hold restores the model and its internal state bit for bit;
+  /// set_internal_state still applies, and the next set_params after it recomputes.
+  virtual void hold_internal_state(bool) {}
+  virtual bool internal_state_held() const { return false; }
 
   /// Seeded initialisation as in the papers, then constraints and derived quantities.
   virtual void initialize(const ExecSpace& space, std::uint64_t seed) = 0;

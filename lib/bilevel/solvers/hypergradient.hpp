@@ -298,9 +298,12 @@ class HypergradientSolver {
     auto& reg = h.regularizer();
     const Shape s = shape_of(x);
     const auto theta = reg.params_host();
-    // The estimate perturbs theta; restoring theta *and* the regularizer's internal state keeps
-    // the run's trajectory independent of when constants are estimated (exact resumes).
-    const auto state = reg.internal_state();
+    // The estimate perturbs theta with the internal state held (CRR: no Lanczos refresh per
+    // perturbation, and J t the derivative of what the mixed product differentiates); setting
+    // theta back under the hold restores the model bit for bit, so the run's trajectory does
+    // not depend on when constants are estimated (exact resumes).
+    const bool held = reg.internal_state_held();
+    reg.hold_internal_state(true);
     // |J| by power iteration on J^T J, J t = d/dh grad_x R_{theta + h t}(x) (central difference).
     const auto z0 = host_normals(0x4A, theta.size());
     std::vector<Scalar> t(z0.begin(), z0.end());
@@ -319,7 +322,6 @@ class HypergradientSolver {
       for (std::size_t k = 0; k < th.size(); ++k) th[k] = theta[k] - Scalar(fd) * t[k];
       reg.set_params(space, th);
       reg.gradient(space, x, m_t2);
-      reg.set_internal_state(space, state);
       reg.set_params(space, theta);
       axpby(space, Scalar(-0.5 / fd), m_t2, Scalar(0.5 / fd), m_t1);  // J t
       batch_mixed_product(space, reg, x, m_t1, m_p1);                 // J^T J t
@@ -329,6 +331,7 @@ class HypergradientSolver {
       jn = std::sqrt(std::sqrt(n2));  // |J^T J t| -> |J|^2 for the top singular vector
       for (std::size_t k = 0; k < t.size(); ++k) t[k] = Scalar(hp(k) / std::sqrt(n2));
     }
+    reg.hold_internal_state(held);
     // Secant estimates along a random perturbation d of x with |d_i| ~ 1e-2 |x_i|.
     const double scale = max_sample_norm(space, x);
     const double step = 1e-2 * std::max(scale, 1e-3) / std::sqrt(double(s.per_sample()));

@@ -46,8 +46,8 @@ class SpectralNormaliser {
   void update(const ExecSpace& space, const Chain& chain) {
     const ProfilingRegion region("bilevel::crr::spectral_norm");
     ensure_vector(space);
-    Kokkos::deep_copy(space, m_v_start, m_v);  // for exact resumes (state())
     if (!m_hold || !m_refreshed) {
+      Kokkos::deep_copy(space, m_v_start, m_v);  // for exact resumes (state())
       if (!m_lanczos) m_lanczos = std::make_unique<Lanczos<Scalar, ExecSpace>>(m_domain, 20);
       const auto normal = [&](const ExecSpace& sp, const auto& in, const MutImages& out) {
         chain.adjoint(sp, chain.forward(sp, in, m_av), out, m_av);
@@ -81,14 +81,16 @@ class SpectralNormaliser {
   void reset() { m_have_vector = m_refreshed = false; }
 
   /// Holding keeps v (and so the normalisation's definition) through later updates; the first
-  /// update after construction or set_state still refreshes it.
+  /// update after construction or set_state still refreshes it. An update under hold with the
+  /// filters of the last refresh reproduces its sigma bit for bit.
   void hold(bool on) { m_hold = on; }
   bool held() const { return m_hold; }
 
   /// The last Lanczos refresh: operator applications, residual, convergence.
   const EigenResult& result() const { return m_result; }
 
-  /// v as it was before the last update (its start vector); empty before the first update.
+  /// v as it was before the last refresh (its start vector; held updates keep it, so that a
+  /// resumed run repeats the refresh and then holds the same v); empty before the first update.
   std::vector<double> state() const {
     if (m_v_start.data() == nullptr) return {};
     auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_v_start);
