@@ -98,25 +98,11 @@ struct DataOptions {
   }
 
   /// `n_train` seeded random crops of the training folder.
-  HostSet training_set() const {
-    const auto folder = io::load_folder(train_dir, io_channels());
-    require_crop_fits(folder, crop, "--crop");
-    HostSet s;
-    s.images = io::random_crops(folder.images, n_train, crop, crop, seed);
-    for (int k = 0; k < n_train; ++k) s.names.push_back("crop" + std::to_string(k));
-    return s;
-  }
+  HostSet training_set() const { return training_crops(n_train, 0, "crop"); }
 
   /// `n_val` seeded random crops of the training folder from a part of the crop stream that no
   /// training set reaches (so they do not change with --n-train).
-  HostSet validation_set() const {
-    const auto folder = io::load_folder(train_dir, io_channels());
-    require_crop_fits(folder, crop, "--crop");
-    HostSet s;
-    s.images = io::random_crops(folder.images, n_val, crop, crop, seed, kValidationCropOffset);
-    for (int k = 0; k < n_val; ++k) s.names.push_back("val" + std::to_string(k));
-    return s;
-  }
+  HostSet validation_set() const { return training_crops(n_val, kValidationCropOffset, "val"); }
 
   /// Centre crops of the first `n_test` test images.
   HostSet test_set() const {
@@ -125,6 +111,18 @@ struct DataOptions {
     HostSet s;
     s.images = io::centre_crops(folder.images, test_crop, test_crop);
     for (const auto& p : folder.paths) s.names.push_back(std::filesystem::path(p).stem().string());
+    return s;
+  }
+
+ private:
+  /// Crops `first .. first + count - 1` of the training folder's seeded crop stream, named
+  /// prefix0, prefix1, ...
+  HostSet training_crops(int count, std::uint64_t first, const char* prefix) const {
+    const auto folder = io::load_folder(train_dir, io_channels());
+    require_crop_fits(folder, crop, "--crop");
+    HostSet s;
+    s.images = io::random_crops(folder.images, count, crop, crop, seed, first);
+    for (int k = 0; k < count; ++k) s.names.push_back(prefix + std::to_string(k));
     return s;
   }
 };

@@ -4,8 +4,9 @@
 # (sigma = 25/255, 64x64 colour crops, batch 8, alpha_k = alpha0 (k+1)^-q with q = 0.5,
 # eps_k = eps0 (k+1)^-p), and print the mean test PSNR of the noisy images, of TV and of the
 # CRR. Each run reports its best model by 8 validation crops (further crops of the training
-# images, never in a batch), measured every 10 (TV) or 20 (CRR) steps and after the last. Writes OUT/tv and OUT/crr (log.csv, checkpoint.h5, summary.json, panels/ clean | noisy
-# | restored).
+# images, never in a batch), measured every 10 (TV) or 20 (CRR) steps and after the last.
+# Writes OUT/tv and OUT/crr (log.csv, checkpoint.h5, summary.json, panels/ clean | noisy |
+# restored).
 #
 #   usage: apps/experiments/main-job.sh [--quick] [bilevel-train options for both runs...]
 #   env:   BUILD (default build-openmp if built, else build), DATA (default data), OUT (default
