@@ -22,10 +22,22 @@ struct Options {
   bilevel::apps::DataOptions data;
   bool measured = false;
   bool last_iterate = false;
+  int crop = 0;  ///< side of the centre crop restored (0: the whole image)
   double eps = 1e-4;
   std::string output = "out/restore";
   std::string precision = "float";
 };
+
+/// Replaces every image of `set` by its centred side x side window (named in the error when an
+/// image is smaller).
+void centre_crop_all(bilevel::apps::HostSet& set, int side) {
+  for (std::size_t k = 0; k < set.images.size(); ++k) {
+    auto& img = set.images[k];
+    bilevel::require(img.h >= side && img.w >= side, "--crop ", side, ": '", set.names[k], "' is ",
+                     img.w, "x", img.h);
+    img = bilevel::io::centre_crop(img, side, side);
+  }
+}
 
 template <class Scalar>
 void restore(const Options& o) {
@@ -42,7 +54,7 @@ void restore(const Options& o) {
   else if (best_step >= 0)
     std::printf("model: the last iterate (the best by validation was after step %ld)\n", best_step);
   const auto channels = spec.channels == 1 ? io::Channels::grey : io::Channels::rgb;
-  const apps::HostSet in = apps::read_images(o.inputs, channels);
+  apps::HostSet in = apps::read_images(o.inputs, channels);
   TaskSpec task = o.data.task_spec();
   require(
       !(o.measured && task.kind == TaskKind::inpaint),
@@ -54,6 +66,7 @@ void restore(const Options& o) {
     require(ref.images.size() == in.images.size(), ref.images.size(), " reference images for ",
             in.images.size(), " inputs");
   }
+  if (o.crop > 0) centre_crop_all(in, o.crop), centre_crop_all(ref, o.crop);
   // Everything that could stop the run is checked before the first output is written.
   for (std::size_t k = 0; k < in.names.size(); ++k)
     for (std::size_t j = 0; j < k; ++j)
@@ -124,6 +137,8 @@ int main(int argc, char** argv) {
       "Examples:\n"
       "  # simulate sigma = 25 noise on clean images, denoise, print PSNRs\n"
       "  bilevel-restore -c out/crr/checkpoint.h5 data/test\n"
+      "  # the same on the centred 192 x 192 window of every image\n"
+      "  bilevel-restore -c out/crr/checkpoint.h5 --crop 192 data/test\n"
       "  # restore already-noisy photos (no PSNR without --reference)\n"
       "  bilevel-restore -c out/crr/checkpoint.h5 --measured noisy1.png noisy2.png -o out/mine\n"
       "  # inpainting with a model trained for it, 30% of the pixels kept\n"
@@ -149,6 +164,9 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(bilevel::apps::finite_in(1e-3, 1));
   app.add_option("--seed", o.data.seed, "noise and mask seed")->capture_default_str();
+  app.add_option("--crop", o.crop, "restore the centred N x N window of every image (0: all)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1 << 16));
   app.add_option("--eps", o.eps, "accuracy |grad h| of the reconstruction")
       ->capture_default_str()
       ->check(bilevel::apps::finite_positive());

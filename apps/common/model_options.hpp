@@ -19,6 +19,7 @@ struct ModelOptions {
   std::string crr_potential = "huber";
   double crr_beta = 100;
   double crr_scale = 1;
+  double crr_init_gain = 1;
   int icnn_hidden = 32, icnn_kernel = 5;
   double icnn_scale = 1;
   int foe_filters = 10, foe_kernel = 7;
@@ -44,6 +45,10 @@ struct ModelOptions {
         ->capture_default_str()
         ->check(finite_positive());
     app.add_option("--crr-scale", crr_scale, "CRR: initial ridge scale exp(s)")
+        ->capture_default_str()
+        ->check(finite_positive());
+    app.add_option("--crr-init-gain", crr_init_gain,
+                   "CRR: gain on the filters' Xavier initialisation (how far a step turns them)")
         ->capture_default_str()
         ->check(finite_positive());
     app.add_option("--icnn-hidden", icnn_hidden, "ICNN: hidden channels")
@@ -78,6 +83,7 @@ struct ModelOptions {
     m.crr.potential = parse_ridge_potential(crr_potential);
     m.crr.beta = crr_beta;
     m.crr.initial_scale = crr_scale;
+    m.crr.init_gain = crr_init_gain;
     m.icnn.hidden = icnn_hidden;
     m.icnn.kernel_size = icnn_kernel;
     m.icnn.initial_scale = icnn_scale;

@@ -89,6 +89,23 @@ TEST(ModelSpec, InitialCrrScaleSetsTheLogScales) {
     EXPECT_NEAR(theta[std::size_t(s.offset + k)], std::log(0.05), 1e-15);
 }
 
+TEST(ModelSpec, CrrInitGainScalesTheFiltersOnlyAndRoundTrips) {
+  ModelSpec gained = crr_spec();
+  gained.crr.init_gain = 2.5;
+  // The default gain is not written, so descriptions from before the option stay the same.
+  EXPECT_EQ(crr_spec().to_string().find("init_gain"), std::string::npos);
+  EXPECT_EQ(ModelSpec::parse(gained.to_string()).crr.init_gain, 2.5);
+  EXPECT_EQ(ModelSpec::parse(gained.to_string()).to_string(), gained.to_string());
+  const auto plain = make_regularizer<double>(DefaultExecSpace(), crr_spec())->params_host();
+  const auto reg = make_regularizer<double>(DefaultExecSpace(), gained);
+  const auto theta = reg->params_host();
+  const std::int64_t filters_end = reg->blocks().back().offset;  // log_scale comes last
+  for (std::size_t k = 0; k < theta.size(); ++k) {
+    const double expected = std::int64_t(k) < filters_end ? 2.5 * plain[k] : plain[k];
+    EXPECT_NEAR(theta[k], expected, 1e-14 * (1 + std::abs(expected))) << k;
+  }
+}
+
 TEST(ModelSpec, OlderCrrDescriptionsWithoutInitialScaleStillParse) {
   std::string text = crr_spec().to_string();
   text = text.substr(0, text.find(";crr.initial_scale"));

@@ -35,7 +35,12 @@ struct CrrOptions {
   RidgePotentialKind potential = RidgePotentialKind::huber;
   double beta = 100.0;         ///< potential parameter (Huber kink at 1 / beta)
   double initial_scale = 1.0;  ///< exp(s) at initialisation
-  int spectral_size = 64;      ///< P: the normalisation's domain is P x P
+  /// Gain on the Xavier standard deviation of every layer's filters. W~ does not change when a
+  /// layer is scaled, so the gain only sets how far one gradient step turns the filters
+  /// (relative to the log-scales, which it leaves alone): a step turns layer l by about
+  /// alpha |grad| / |K_l|, and |grad| scales as 1 / |K_l|.
+  double init_gain = 1.0;
+  int spectral_size = 64;  ///< P: the normalisation's domain is P x P
   /// Relative eigen-residual stopping Lanczos. sigma = ||W v|| and its derivative are exact for
   /// any v, so this only sets how close ||W~|| is to 1: at 1e-4 sigma is within ~1e-7 of the
   /// top singular value of the paper's CRR, and a warm-started refresh takes 2-6 products.
@@ -64,8 +69,10 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
         m_potential{opt.potential, Scalar(opt.beta)},
         m_spectral({1, channels, opt.spectral_size, opt.spectral_size}, opt.spectral_tol,
                    opt.spectral_max_iterations) {
-    require(opt.beta > 0 && opt.initial_scale > 0 && opt.spectral_size > 0 && opt.spectral_tol > 0,
-            "bilevel::crr: beta, initial scale, spectral size and tolerance must be positive");
+    require(opt.beta > 0 && opt.initial_scale > 0 && opt.init_gain > 0 && opt.spectral_size > 0 &&
+                opt.spectral_tol > 0,
+            "bilevel::crr: beta, initial scale, initial gain, spectral size and tolerance must be "
+            "positive");
     std::vector<ParamBlock> blocks;
     for (std::size_t l = 0; l < m_chain.depth(); ++l)
       blocks.push_back({"filters" + std::to_string(l + 1), m_chain.layer(l).shape()});
@@ -78,7 +85,8 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
 
   void initialize(const ExecSpace& space, std::uint64_t seed) override {
     for (std::size_t l = 0; l < m_chain.depth(); ++l)
-      m_chain.layer(l).initialize_xavier(space, this->m_theta, filter_offset(l), seed + 7919 * l);
+      m_chain.layer(l).initialize_xavier(space, this->m_theta, filter_offset(l), seed + 7919 * l,
+                                         m_opt.init_gain);
     Kokkos::deep_copy(space, scale_block(this->m_theta), Scalar(std::log(m_opt.initial_scale)));
     m_spectral.reset();
     update(space);

@@ -53,6 +53,8 @@ struct ModelSpec {
         << ";crr.potential=" << RidgePotential<double>{crr.potential, 1.0}.name()
         << ";crr.beta=" << crr.beta << ";crr.spectral_size=" << crr.spectral_size
         << ";crr.initial_scale=" << crr.initial_scale;
+      // Written only when set, so descriptions from before the gain existed stay equal.
+      if (crr.init_gain != 1.0) s << ";crr.init_gain=" << crr.init_gain;
     } else if (kind == RegularizerKind::icnn) {
       s << ";icnn.hidden=" << icnn.hidden << ";icnn.out=" << icnn.out
         << ";icnn.kernel=" << icnn.kernel_size << ";icnn.nu=" << icnn.nu
@@ -115,6 +117,7 @@ struct ModelSpec {
       m.crr.spectral_size = integer("crr.spectral_size");
       // Older descriptions lack the initial scales; they only affect a fresh initialisation.
       if (kv.count("crr.initial_scale")) m.crr.initial_scale = real("crr.initial_scale");
+      if (kv.count("crr.init_gain")) m.crr.init_gain = real("crr.init_gain");
     } else if (m.kind == RegularizerKind::icnn) {
       m.icnn.hidden = integer("icnn.hidden");
       m.icnn.out = integer("icnn.out");
