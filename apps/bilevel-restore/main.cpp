@@ -66,7 +66,10 @@ void restore(const Options& o) {
     require(ref.images.size() == in.images.size(), ref.images.size(), " reference images for ",
             in.images.size(), " inputs");
   }
-  if (o.crop > 0) centre_crop_all(in, o.crop), centre_crop_all(ref, o.crop);
+  if (o.crop > 0) {
+    centre_crop_all(in, o.crop);
+    centre_crop_all(ref, o.crop);
+  }
   // Everything that could stop the run is checked before the first output is written.
   for (std::size_t k = 0; k < in.names.size(); ++k)
     for (std::size_t j = 0; j < k; ++j)
