@@ -51,6 +51,7 @@
 #include <bilevel/solvers/lanczos.hpp>
 #include <bilevel/solvers/lower_level.hpp>
 #include <bilevel/solvers/nmapg.hpp>
+#include <bilevel/solvers/solver_workspace.hpp>
 #include <bilevel/solvers/symmetric_eigen.hpp>
 #include <bilevel/solvers/warm_start.hpp>
 #include <bilevel/train/batch_sampler.hpp>

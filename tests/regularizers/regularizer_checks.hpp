@@ -127,6 +127,58 @@ inline void check_mixed(Reg& r, const Images<double>& x, double h, double tol) {
                               << ", analytic " << an;
 }
 
+/// Directional derivative in theta: J t against central differences of grad R (per element,
+/// through a random q), and against the mixed product as its adjoint, <J t, q> = <t, J^T q>.
+inline void check_jacobian_vector_product(Reg& r, const Images<double>& x, double h, double tol) {
+  const Shape s = shape_of(x);
+  auto q = random_images<double>(s, 107, -1, 1);
+  const auto theta = r.params_host();
+  std::mt19937 gen(108);
+  std::normal_distribution<double> nd;
+  std::vector<double> e(theta.size());
+  for (auto& v : e) v = nd(gen);
+  Reg::Params t("t", r.num_params());
+  {
+    auto ht = Kokkos::create_mirror_view(t);
+    for (std::size_t k = 0; k < e.size(); ++k) ht(k) = e[k];
+    Kokkos::deep_copy(t, ht);
+  }
+  auto jt = make_images<double>("jt", s), g = make_images<double>("g", s);
+  r.jacobian_vector_product(DefaultExecSpace(), x, t, jt);
+  const double an = inner(jt, q);
+  // The adjoint pair: <J t, q> = <t, mixed(x, q)>.
+  Reg::Params mixed("mixed", r.num_params());
+  r.mixed_product(DefaultExecSpace(), x, q, mixed);
+  auto hm = host_copy(mixed);
+  double adj = 0;
+  for (std::size_t k = 0; k < e.size(); ++k) adj += hm(k) * e[k];
+  EXPECT_LT(rel(an, adj), 1e-10) << r.name() << " <J t, q> " << an << ", <t, J^T q> " << adj;
+  // Finite differences of the gradient in theta, element by element (through the norm of the
+  // difference) and projected on q.
+  auto at = [&](double tau, const Images<double>& out) {
+    std::vector<double> th(theta);
+    for (std::size_t k = 0; k < th.size(); ++k) th[k] += tau * e[k];
+    r.set_params(DefaultExecSpace(), th);
+    r.gradient(DefaultExecSpace(), x, out);
+  };
+  auto gp = make_images<double>("gp", s), gm = make_images<double>("gm", s);
+  auto gp2 = make_images<double>("gp2", s), gm2 = make_images<double>("gm2", s);
+  at(h, gp), at(-h, gm), at(h / 2, gp2), at(-h / 2, gm2);
+  r.set_params(DefaultExecSpace(), theta);
+  auto hp = host_copy(gp), hmi = host_copy(gm), hp2 = host_copy(gp2), hm2 = host_copy(gm2);
+  auto hj = host_copy(jt);
+  double diff2 = 0, norm2 = 0;
+  for (std::size_t k = 0; k < hj.span(); ++k) {
+    const double d1 = (hp.data()[k] - hmi.data()[k]) / (2 * h);
+    const double d2 = (hp2.data()[k] - hm2.data()[k]) / h;
+    const double fd = (4 * d2 - d1) / 3;
+    diff2 += (fd - hj.data()[k]) * (fd - hj.data()[k]);
+    norm2 += hj.data()[k] * hj.data()[k];
+  }
+  EXPECT_LT(std::sqrt(diff2 / std::max(norm2, 1e-24)), tol)
+      << r.name() << " J t: relative distance to finite differences";
+}
+
 /// Monotone gradient: <grad R(x) - grad R(y), x - y> >= 0 (convexity).
 inline void check_convexity(Reg& r, const Images<double>& x) {
   const Shape s = shape_of(x);
@@ -222,6 +274,7 @@ inline void check_all(Reg& r, const Shape& s, double h = 1e-5, double tol = 1e-6
   check_hvp(r, x, h, tol);
   check_hvp_symmetry(r, x, 1e-10);
   check_mixed(r, x, h, tol);
+  check_jacobian_vector_product(r, x, h, tol);
   check_convexity(r, x);
   check_fused(r, x);
 }

@@ -35,53 +35,6 @@ class QuadraticRegularizer final : public Regularizer<double> {
     for (std::size_t k = 0; k < th.size(); ++k) th[k] = 0.3 * (k + 1);
     set_params(space, th);
   }
-  void energy(const DefaultExecSpace&, const ConstImages& x, const Sums& out) override {
-    const auto rows = rows_of(x);
-    const auto d = m_d, gt = m_gt;
-    Kokkos::parallel_for(
-        "quadratic::energy", x.extent(0), KOKKOS_LAMBDA(int s) {
-          double acc = 0;
-          for (std::size_t j = 0; j < d.extent(0); ++j) {
-            const double r = d(j) * rows(s, j) - gt(j);
-            acc += r * r;
-          }
-          out(s) = acc;
-        });
-  }
-  void gradient(const DefaultExecSpace&, const ConstImages& x, const MutImages& g) override {
-    const auto rows = rows_of(x);
-    const auto gr = mut_rows(g);
-    const auto d = m_d, gt = m_gt;
-    Kokkos::parallel_for(
-        "quadratic::gradient", x.extent(0), KOKKOS_LAMBDA(int s) {
-          for (std::size_t j = 0; j < d.extent(0); ++j)
-            gr(s, j) = 2 * d(j) * (d(j) * rows(s, j) - gt(j));
-        });
-  }
-  void hessian_vector_product(const DefaultExecSpace&, const ConstImages&, const ConstImages& v,
-                              const MutImages& hv) override {
-    const auto vr = rows_of(v);
-    const auto hr = mut_rows(hv);
-    const auto d = m_d;
-    Kokkos::parallel_for(
-        "quadratic::hvp", v.extent(0), KOKKOS_LAMBDA(int s) {
-          for (std::size_t j = 0; j < d.extent(0); ++j) hr(s, j) = 2 * d(j) * d(j) * vr(s, j);
-        });
-  }
-  void mixed_product(const DefaultExecSpace&, const ConstImages&, const ConstImages& q,
-                     const Params& dtheta) override {
-    const auto qr = rows_of(q);
-    const auto d = m_d;
-    const auto g = m_g;
-    const int n = int(q.extent(0));
-    Kokkos::parallel_for(
-        "quadratic::mixed", dtheta.extent(0), KOKKOS_LAMBDA(int k) {
-          double acc = 0;
-          for (int s = 0; s < n; ++s)
-            for (std::size_t j = 0; j < d.extent(0); ++j) acc += -2 * g(j, k) * d(j) * qr(s, j);
-          dtheta(k) = acc;
-        });
-  }
   /// The closed-form solution and hypergradient for measurements y and clean images x*.
   void closed_form(const Images<double>& y, const Images<double>& clean, Images<double>& xhat,
                    std::vector<double>& grad, double& loss) const {
@@ -106,6 +59,75 @@ class QuadraticRegularizer final : public Regularizer<double> {
   }
 
  protected:
+  void evaluate(const DefaultExecSpace&, const ConstImages& x, const Sums& out, const MutImages& g,
+                const Selection&, Workspace&) const override {
+    if (out.data() != nullptr) energy_of(x, out);
+    if (g.data() != nullptr) gradient_of(x, g);
+  }
+  void energy_of(const ConstImages& x, const Sums& out) const {
+    const auto rows = rows_of(x);
+    const auto d = m_d, gt = m_gt;
+    Kokkos::parallel_for(
+        "quadratic::energy", x.extent(0), KOKKOS_LAMBDA(int s) {
+          double acc = 0;
+          for (std::size_t j = 0; j < d.extent(0); ++j) {
+            const double r = d(j) * rows(s, j) - gt(j);
+            acc += r * r;
+          }
+          out(s) = acc;
+        });
+  }
+  void gradient_of(const ConstImages& x, const MutImages& g) const {
+    const auto rows = rows_of(x);
+    const auto gr = mut_rows(g);
+    const auto d = m_d, gt = m_gt;
+    Kokkos::parallel_for(
+        "quadratic::gradient", x.extent(0), KOKKOS_LAMBDA(int s) {
+          for (std::size_t j = 0; j < d.extent(0); ++j)
+            gr(s, j) = 2 * d(j) * (d(j) * rows(s, j) - gt(j));
+        });
+  }
+  void apply_hessian(const DefaultExecSpace&, const ConstImages&, const ConstImages& v,
+                     const MutImages& hv, Workspace&) const override {
+    const auto vr = rows_of(v);
+    const auto hr = mut_rows(hv);
+    const auto d = m_d;
+    Kokkos::parallel_for(
+        "quadratic::hvp", v.extent(0), KOKKOS_LAMBDA(int s) {
+          for (std::size_t j = 0; j < d.extent(0); ++j) hr(s, j) = 2 * d(j) * d(j) * vr(s, j);
+        });
+  }
+  // grad R = 2 d (d x - G theta), so J t = -2 d (G t).
+  void compute_jacobian_vector_product(const DefaultExecSpace&, const ConstImages& x,
+                                       const ConstParams& t, const MutImages& out,
+                                       Workspace&) const override {
+    const auto o = mut_rows(out);
+    const auto d = m_d;
+    const auto g = m_g;
+    const int p = int(t.extent(0));
+    Kokkos::parallel_for(
+        "quadratic::jvp", x.extent(0), KOKKOS_LAMBDA(int s) {
+          for (std::size_t j = 0; j < d.extent(0); ++j) {
+            double gt = 0;
+            for (int k = 0; k < p; ++k) gt += g(j, k) * t(k);
+            o(s, j) = -2 * d(j) * gt;
+          }
+        });
+  }
+  void compute_mixed_product(const DefaultExecSpace&, const ConstImages&, const ConstImages& q,
+                             const Params& dtheta, Workspace&) const override {
+    const auto qr = rows_of(q);
+    const auto d = m_d;
+    const auto g = m_g;
+    const int n = int(q.extent(0));
+    Kokkos::parallel_for(
+        "quadratic::mixed", dtheta.extent(0), KOKKOS_LAMBDA(int k) {
+          double acc = 0;
+          for (int s = 0; s < n; ++s)
+            for (std::size_t j = 0; j < d.extent(0); ++j) acc += -2 * g(j, k) * d(j) * qr(s, j);
+          dtheta(k) = acc;
+        });
+  }
   void update(const DefaultExecSpace&) override {
     const auto g = m_g;
     const auto gt = m_gt;

@@ -11,6 +11,7 @@
 #include <bilevel/parallel/communicator.hpp>
 #include <bilevel/parallel/sample_partition.hpp>
 #include <bilevel/regularizers/regularizer.hpp>
+#include <memory>
 #include <vector>
 
 namespace bilevel {
@@ -24,7 +25,7 @@ class OrderedMixedProduct {
 
   /// Step 1 (local, no communication): the rows of this rank's samples x, q (its positions of
   /// the partition, in increasing order).
-  void compute_rows(const ExecSpace& space, Regularizer<Scalar, ExecSpace>& reg,
+  void compute_rows(const ExecSpace& space, const Regularizer<Scalar, ExecSpace>& reg,
                     const ConstImages& x, const ConstImages& q) {
     require_same_shape("bilevel::OrderedMixedProduct", x, q);
     const std::size_t n = x.extent(0), d = std::size_t(reg.num_params());
@@ -33,10 +34,13 @@ class OrderedMixedProduct {
       m_rows = Kokkos::View<Scalar*, memory_space>(
           Kokkos::view_alloc(Kokkos::WithoutInitializing, "bilevel::ordered_mixed_product::rows"),
           n * d);
+    // One-sample shapes in a workspace of their own: the callers' batch buffers stay allocated.
+    if (!m_workspace || m_workspace_of != &reg)
+      m_workspace = reg.make_workspace(), m_workspace_of = &reg;
     for (std::size_t k = 0; k < n; ++k) {
       const ConstImages xk(x.data() + k * per, 1, x.extent(1), x.extent(2), x.extent(3));
       const ConstImages qk(q.data() + k * per, 1, q.extent(1), q.extent(2), q.extent(3));
-      reg.mixed_product(space, xk, qk, Params(m_rows.data() + k * d, d));
+      reg.mixed_product(space, xk, qk, Params(m_rows.data() + k * d, d), *m_workspace);
     }
   }
 
@@ -70,6 +74,8 @@ class OrderedMixedProduct {
 
  private:
   Kokkos::View<Scalar*, memory_space> m_rows;
+  std::unique_ptr<typename Regularizer<Scalar, ExecSpace>::Workspace> m_workspace;
+  const Regularizer<Scalar, ExecSpace>* m_workspace_of = nullptr;  // the model it was made by
 };
 
 }  // namespace bilevel

@@ -56,6 +56,7 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
   using typename Base::ConstImages;
   using typename Base::MutImages;
   using typename Base::Params;
+  using typename Base::Selection;
   using typename Base::Sums;
   using memory_space = typename ExecSpace::memory_space;
   using Chain = impl::ConvChain<Scalar, ExecSpace>;
@@ -65,7 +66,6 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
       : m_opt(opt),
         m_chain(layer_channels(channels, opt), opt.kernel_size),
         m_scale("bilevel::crr::scale", opt.channels.back()),
-        m_sums("bilevel::crr::sums", opt.channels.back()),
         m_potential{opt.potential, Scalar(opt.beta)},
         m_spectral({1, channels, opt.spectral_size, opt.spectral_size}, opt.spectral_tol,
                    opt.spectral_max_iterations) {
@@ -92,76 +92,57 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
     update(space);
   }
 
-  void energy(const ExecSpace& space, const ConstImages& x, const Sums& out) override {
-    this->check_images("energy", x);
-    const auto wx = responses(space, x);
+  /// \brief The CRR's scratch, one buffer per quantity.
+  struct Workspace final : Base::Workspace {
+    /// W_l ... W_1 x; the last holds W x, and then D psi'(D W x) (gradient) or the mixed
+    /// product's field D^2 psi''(D W x) W q.
+    typename Chain::Activations x_path;
+    /// W_l ... W_1 of the direction (v of a Hessian product, q of a mixed product).
+    typename Chain::Activations direction_path;
+    MutImages curvature;                             ///< D^2 psi''(D W x) at the prepared point
+    std::uint64_t curvature_version = 0;             ///< the model version it belongs to (0: none)
+    typename Chain::Gradients filter_gradients;      ///< of the effective filters, per layer
+    Kokkos::View<double*, memory_space> dlog_scale;  ///< per output channel
+    typename impl::SpectralNormaliser<Scalar, ExecSpace>::Scratch sigma;  ///< dsigma's backprop
+    /// J t: the direction's filters, the tangents of the x path (acts: d(W_l ... W_1 x), back:
+    /// the adjoint tangent's signals) and their scratch.
+    typename Chain::Directions directions;
+    typename Chain::Activations tangent_path, tangent_scratch;
+    MutImages tangent_in;  ///< dW_1^T of the first signal
+  };
+  std::unique_ptr<typename Base::Workspace> make_workspace() const override {
+    return std::make_unique<Workspace>();
+  }
+
+ protected:
+  void evaluate(const ExecSpace& space, const ConstImages& x, const Sums& out, const MutImages& g,
+                const Selection& sel, typename Base::Workspace& ws) const override {
+    auto& w = this->template workspace_as<Workspace>(ws);
+    const auto wx = m_chain.forward(space, x, w.x_path, nullptr, sel);
     const auto d = m_scale;
     const auto psi = m_potential;
-    impl::sample_sums(
-        "bilevel::crr::energy", space, shape_of(wx),
-        KOKKOS_LAMBDA(int n, int c, int i, int j) {
-          return double(psi.value(d(c) * wx(n, c, i, j)));
-        },
-        out);
-  }
-
-  void energy_and_gradient(const ExecSpace& space, const ConstImages& x, const Sums& out,
-                           const MutImages& g) override {
-    energy(space, x, out);  // leaves W x in m_ax
-    gradient_from_responses(space, g);
-  }
-
-  void energy_and_gradient_selected(const ExecSpace& space, const ConstImages& x, const Sums& out,
-                                    const MutImages& g,
-                                    const typename Base::Selection& sel) override {
-    if (sel.all) return energy_and_gradient(space, x, out, g);
-    this->check_images("energy_and_gradient_selected", x);
-    require_same_shape("bilevel::crr::energy_and_gradient_selected", x, g);
-    const auto wx = responses(space, x, sel);
-    const auto d = m_scale;
-    const auto psi = m_potential;
-    impl::sample_sums(
-        "bilevel::crr::energy", space, shape_of(wx),
-        KOKKOS_LAMBDA(int n, int c, int i, int j) {
-          return sel.contains(n) ? double(psi.value(d(c) * wx(n, c, i, j))) : 0.0;
-        },
-        out);
-    gradient_from_responses(space, g, sel);
-  }
-
-  void gradient(const ExecSpace& space, const ConstImages& x, const MutImages& g) override {
-    this->check_images("gradient", x);
-    require_same_shape("bilevel::crr::gradient", x, g);
-    responses(space, x);
-    gradient_from_responses(space, g);
-  }
-
- private:
-  /// g = W~^T (exp(s) psi'(exp(s) W~ x)) from W x held in m_ax (selected samples).
-  void gradient_from_responses(const ExecSpace& space, const MutImages& g,
-                               const typename Base::Selection& sel) {
-    const auto wx = m_ax.acts.back();
-    const auto d = m_scale;
-    const auto psi = m_potential;
+    if (out.data() != nullptr)
+      impl::sample_sums(
+          "bilevel::crr::energy", space, shape_of(wx),
+          KOKKOS_LAMBDA(int n, int c, int i, int j) {
+            return sel.contains(n) ? double(psi.value(d(c) * wx(n, c, i, j))) : 0.0;
+          },
+          out);
+    if (g.data() == nullptr) return;
+    // g = W~^T (exp(s) psi'(exp(s) W~ x)): the field replaces W x.
     impl::for_each_selected_pixel(
         "bilevel::crr::potential_derivative", space, shape_of(wx), sel,
         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
           wx(n, c, i, j) = d(c) * psi.d1(d(c) * wx(n, c, i, j));
         });
-    m_chain.adjoint(space, wx, g, m_ax, sel);
-  }
-  void gradient_from_responses(const ExecSpace& space, const MutImages& g) {
-    gradient_from_responses(space, g, Base::Selection::every(int(g.extent(0))));
+    m_chain.adjoint(space, wx, g, w.x_path, sel);
   }
 
- public:
-  void hessian_vector_product(const ExecSpace& space, const ConstImages& x, const ConstImages& v,
-                              const MutImages& hv) override {
-    this->check_images("hessian_vector_product", x);
-    require_same_shape("bilevel::crr::hessian_vector_product", x, v);
-    require_same_shape("bilevel::crr::hessian_vector_product", x, hv);
-    const auto wx = responses(space, x);
-    const auto wv = m_chain.forward(space, v, m_aq, &m_ax);
+  void apply_hessian(const ExecSpace& space, const ConstImages& x, const ConstImages& v,
+                     const MutImages& hv, typename Base::Workspace& ws) const override {
+    auto& w = this->template workspace_as<Workspace>(ws);
+    const auto wx = m_chain.forward(space, x, w.x_path);
+    const auto wv = m_chain.forward(space, v, w.direction_path, &w.x_path);
     const auto d = m_scale;
     const auto psi = m_potential;
     impl::for_each_pixel(
@@ -169,55 +150,126 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
           wv(n, c, i, j) *= d(c) * d(c) * psi.d2(d(c) * wx(n, c, i, j));
         });
-    m_chain.adjoint(space, wv, hv, m_aq);
+    m_chain.adjoint(space, wv, hv, w.direction_path);
   }
 
-  void mixed_product(const ExecSpace& space, const ConstImages& x, const ConstImages& q,
-                     const Params& dtheta) override {
-    this->check_images("mixed_product", x);
-    require_same_shape("bilevel::crr::mixed_product", x, q);
-    this->require_params_view("mixed_product", dtheta);
-    // L = <grad R(x), q> = sum D psi'(D wx) wq with D = exp(s) / sigma, wx = W x, wq = W q.
-    const auto wx = responses(space, x);
-    const auto wq = m_chain.forward(space, q, m_aq, &m_ax);
+  /// Forward mode through grad R = W^T (D psi'(D W x)), D = exp(s) / sigma: J t =
+  /// W^T dfield + dW^T field with dD = D (t_s - dsigma / sigma), dsigma = <u, dW v>.
+  void compute_jacobian_vector_product(const ExecSpace& space, const ConstImages& x,
+                                       const typename Base::ConstParams& t, const MutImages& out,
+                                       typename Base::Workspace& ws) const override {
+    auto& w = this->template workspace_as<Workspace>(ws);
+    std::vector<std::int64_t> offsets;
+    for (std::size_t l = 0; l < m_chain.depth(); ++l) offsets.push_back(filter_offset(l));
+    m_chain.set_directions(space, t, offsets, w.directions);
+    const double rel_dsigma =
+        m_spectral.tangent(space, m_chain, w.directions, w.sigma) / m_spectral.sigma();
+    const auto wx = m_chain.forward(space, x, w.x_path);
+    const auto dwx = m_chain.forward_tangent(space, x, w.x_path, w.directions, w.tangent_path,
+                                             w.tangent_scratch);
     const auto d = m_scale;
     const auto psi = m_potential;
-    const Shape ws = shape_of(wx);
+    const std::int64_t os = scale_offset();
+    impl::for_each_pixel(
+        "bilevel::crr::jacobian_fields", space, shape_of(wx),
+        KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
+          const Scalar dd = Scalar(d(c) * (double(t(os + c)) - rel_dsigma));
+          const Scalar u = d(c) * wx(n, c, i, j);
+          const Scalar du = dd * wx(n, c, i, j) + d(c) * dwx(n, c, i, j);
+          dwx(n, c, i, j) = dd * psi.d1(u) + d(c) * psi.d2(u) * du;
+          wx(n, c, i, j) = d(c) * psi.d1(u);
+        });
+    this->ensure(w.tangent_in, "bilevel::crr::tangent_in", shape_of(x));
+    m_chain.adjoint(space, wx, out, w.x_path);  // the field's signals (out is rewritten below)
+    m_chain.adjoint_tangent(space, wx, dwx, w.x_path, w.directions, w.tangent_path,
+                            w.tangent_scratch, w.tangent_in, out);
+  }
+
+  void compute_mixed_product(const ExecSpace& space, const ConstImages& x, const ConstImages& q,
+                             const Params& dtheta, typename Base::Workspace& ws) const override {
+    auto& w = this->template workspace_as<Workspace>(ws);
+    if (w.filter_gradients.empty()) {
+      w.filter_gradients = m_chain.make_gradients();
+      w.dlog_scale =
+          Kokkos::View<double*, memory_space>("bilevel::crr::dlog_scale", m_chain.out_channels());
+    }
+    // L = <grad R(x), q> = sum D psi'(D wx) wq with D = exp(s) / sigma, wx = W x, wq = W q.
+    const auto wx = m_chain.forward(space, x, w.x_path);
+    const auto wq = m_chain.forward(space, q, w.direction_path, &w.x_path);
+    const auto d = m_scale;
+    const auto psi = m_potential;
+    const Shape rs = shape_of(wx);
     // dL/ds_c = D_c dL/dD_c = sum (psi'(u) + psi''(u) u) D wq.
     impl::channel_sums(
-        "bilevel::crr::dlog_scale", space, ws,
+        "bilevel::crr::dlog_scale", space, rs,
         KOKKOS_LAMBDA(int n, int c, int i, int j) {
           const Scalar u = d(c) * wx(n, c, i, j);
           return double((psi.d1(u) + psi.d2(u) * u) * d(c) * wq(n, c, i, j));
         },
-        m_sums);
+        w.dlog_scale);
     // dL/d(wx) = D^2 psi''(u) wq and dL/d(wq) = D psi'(u), backpropagated to the filters.
     impl::for_each_pixel(
-        "bilevel::crr::mixed_fields", space, ws,
+        "bilevel::crr::mixed_fields", space, rs,
         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
           const Scalar u = d(c) * wx(n, c, i, j);
           wx(n, c, i, j) = d(c) * d(c) * psi.d2(u) * wq(n, c, i, j);
           wq(n, c, i, j) = d(c) * psi.d1(u);
         });
-    // wx / wq are the chains' last activations: backprop overwrites only the hidden scratch.
-    m_chain.backprop_filters(space, x, wx, m_ax, Scalar(0));
-    m_chain.backprop_filters(space, q, wq, m_aq, Scalar(1));
+    // wx / wq are the paths' last activations: backprop overwrites only the hidden signals.
+    m_chain.backprop_filters(space, x, wx, w.x_path, w.x_path, w.filter_gradients, Scalar(0));
+    m_chain.backprop_filters(space, q, wq, w.direction_path, w.direction_path, w.filter_gradients,
+                             Scalar(1));
     // Through sigma: dL/dsigma = -(1/sigma) sum_c dL/ds_c, and dsigma/dK = <u, dW v>.
     double ds_total = 0;
     {
-      auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_sums);
+      auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), w.dlog_scale);
       for (std::size_t c = 0; c < h.extent(0); ++c) ds_total += h(c);
     }
-    m_spectral.backprop(space, m_chain, -ds_total / m_spectral.sigma());
+    m_spectral.backprop(space, m_chain, -ds_total / m_spectral.sigma(), w.filter_gradients,
+                        w.sigma);
     for (std::size_t l = 0; l < m_chain.depth(); ++l)
-      m_chain.layer(l).store_gradient(space, dtheta, filter_offset(l));
-    const auto sums = m_sums;
+      m_chain.layer(l).store_gradient(space, w.filter_gradients[l], dtheta, filter_offset(l));
+    const auto sums = w.dlog_scale;
     const auto out = scale_block(dtheta);
     Kokkos::parallel_for(
         "bilevel::crr::store_dlog_scale", Kokkos::RangePolicy<ExecSpace>(space, 0, out.extent(0)),
         KOKKOS_LAMBDA(int c) { out(c) = Scalar(sums(c)); });
   }
 
+  /// Keeps the curvature D^2 psi''(D W x) for the products (see the base class): each prepared
+  /// product is then one forward and one adjoint pass of the selected samples.
+  void prepare_curvature(const ExecSpace& space, const ConstImages& x,
+                         typename Base::Workspace& ws) const override {
+    auto& w = this->template workspace_as<Workspace>(ws);
+    const auto wx = m_chain.forward(space, x, w.x_path);
+    this->ensure(w.curvature, "bilevel::crr::curvature", shape_of(wx));
+    const auto curv = w.curvature;
+    const auto d = m_scale;
+    const auto psi = m_potential;
+    impl::for_each_pixel(
+        "bilevel::crr::prepare_curvature", space, shape_of(wx),
+        KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
+          curv(n, c, i, j) = d(c) * d(c) * psi.d2(d(c) * wx(n, c, i, j));
+        });
+    w.curvature_version = m_version;
+  }
+  void prepared_product(const ExecSpace& space, const ConstImages& x, const ConstImages& v,
+                        const MutImages& hv, const Selection& sel,
+                        typename Base::Workspace& ws) const override {
+    auto& w = this->template workspace_as<Workspace>(ws);
+    if (w.curvature_version != m_version) prepare_curvature(space, x, ws);  // theta moved
+    const auto curv = w.curvature;
+    const auto wv = m_chain.forward(space, v, w.direction_path, &w.x_path, sel);
+    impl::for_each_selected_pixel(
+        "bilevel::crr::apply_curvature", space, shape_of(wv), sel,
+        KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
+          wv(n, c, i, j) *= curv(n, c, i, j);
+        });
+    m_chain.adjoint(space, wv, hv, w.direction_path, sel);
+    impl::zero_unselected(space, hv, sel);
+  }
+
+ public:
   /// sigma(W) = ||W v|| of the current filters (on P x P images).
   double spectral_norm() const { return m_spectral.sigma(); }
   /// The last Lanczos refresh of v: operator applications, residual, convergence.
@@ -229,8 +281,9 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
   void hold_internal_state(bool hold) override { hold_normalisation(hold); }
   bool internal_state_held() const override { return m_spectral.held(); }
   /// Applies the normalised operator W~ = exp(s)-free W / sigma to x (for tests and users).
-  void apply_normalised(const ExecSpace& space, const ConstImages& x, const MutImages& y) {
-    const auto& wx = responses(space, x);
+  void apply_normalised(const ExecSpace& space, const ConstImages& x, const MutImages& y) const {
+    typename Chain::Activations path;
+    const auto& wx = m_chain.forward(space, x, path);
     Kokkos::deep_copy(space, y, wx);
     axpby(space, Scalar(0), y, Scalar(1.0 / m_spectral.sigma()), y);
   }
@@ -244,7 +297,7 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
 
  protected:
   void update(const ExecSpace& space) override {
-    m_curvature_current = false;
+    ++m_version;
     for (std::size_t l = 0; l < m_chain.depth(); ++l)
       m_chain.layer(l).update(space, this->m_theta, filter_offset(l));
     m_spectral.update(space, m_chain);
@@ -256,45 +309,7 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
         KOKKOS_LAMBDA(int c) { scale(c) = Scalar(math::exp(double(theta_s(c))) * inv_sigma); });
   }
 
-  /// Shares W x and the curvature D^2 psi''(D W x) across the products (see the base class):
-  /// each prepared product is one forward and one adjoint pass of the selected samples. The
-  /// curvature replaces W x in m_ax's last activations (no extra buffer) until another method
-  /// computes responses there or theta moves; the next product then recomputes it.
-  void prepare_curvature(const ExecSpace& space, const ConstImages& x) override {
-    const auto wx = responses(space, x);
-    const auto d = m_scale;
-    const auto psi = m_potential;
-    impl::for_each_pixel(
-        "bilevel::crr::prepare_curvature", space, shape_of(wx),
-        KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
-          wx(n, c, i, j) = d(c) * d(c) * psi.d2(d(c) * wx(n, c, i, j));
-        });
-    m_curvature_current = true;
-  }
-  void prepared_product(const ExecSpace& space, const ConstImages& v, const MutImages& hv,
-                        const typename Base::Selection& sel) override {
-    if (!m_curvature_current) prepare_curvature(space, this->hessian_point());
-    const auto curv = m_ax.acts.back();
-    const auto wv = m_chain.forward(space, v, m_aq, &m_ax, sel);
-    impl::for_each_selected_pixel(
-        "bilevel::crr::apply_curvature", space, shape_of(wv), sel,
-        KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
-          wv(n, c, i, j) *= curv(n, c, i, j);
-        });
-    m_chain.adjoint(space, wv, hv, m_aq, sel);
-    impl::zero_unselected(space, hv, sel);
-  }
-
  private:
-  /// W x into m_ax (the selected samples), which then no longer holds the prepared curvature.
-  const MutImages& responses(const ExecSpace& space, const ConstImages& x,
-                             const typename Base::Selection& sel) {
-    m_curvature_current = false;
-    return m_chain.forward(space, x, m_ax, nullptr, sel);
-  }
-  const MutImages& responses(const ExecSpace& space, const ConstImages& x) {
-    return responses(space, x, Base::Selection::every(int(x.extent(0))));
-  }
   static std::vector<int> layer_channels(int channels, const CrrOptions& opt) {
     require(channels > 0 && !opt.channels.empty(), "bilevel::crr: needs image channels and layers");
     std::vector<int> c{channels};
@@ -302,6 +317,7 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
     return c;
   }
   std::int64_t filter_offset(std::size_t l) const { return this->blocks()[l].offset; }
+  std::int64_t scale_offset() const { return this->blocks().back().offset; }
   Kokkos::View<Scalar*, memory_space> scale_block(const Params& theta) const {
     const auto& b = this->blocks().back();
     return Kokkos::subview(theta, std::make_pair(b.offset, b.offset + b.size));
@@ -310,10 +326,8 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
   CrrOptions m_opt;
   Chain m_chain;
   Kokkos::View<Scalar*, memory_space> m_scale;  // exp(s) / sigma
-  Kokkos::View<double*, memory_space> m_sums;
   RidgePotential<Scalar> m_potential;
-  typename Chain::Activations m_ax, m_aq;
-  bool m_curvature_current = false;  // m_ax's last activations hold D^2 psi''(D W x)
+  std::uint64_t m_version = 0;  // counts the updates: a prepared curvature belongs to one
   impl::SpectralNormaliser<Scalar, ExecSpace> m_spectral;
 };
 

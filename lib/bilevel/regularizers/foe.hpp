@@ -6,6 +6,7 @@
 /// theta blocks: "filters" (J, C, k, k) stored (effective = stored minus its mean),
 /// "log_beta" (J), "log_nu" (1). J = 10, k = 7, C = 3 gives 1,481 parameters.
 
+#include <bilevel/core/blas1.hpp>
 #include <bilevel/potentials/smoothed_l1.hpp>
 #include <bilevel/regularizers/impl/filter_bank.hpp>
 #include <bilevel/regularizers/impl/pixel_ops.hpp>
@@ -20,6 +21,7 @@ class FieldOfExperts final : public Regularizer<Scalar, ExecSpace> {
   using typename Base::ConstImages;
   using typename Base::MutImages;
   using typename Base::Params;
+  using typename Base::Selection;
   using typename Base::Sums;
   using memory_space = typename ExecSpace::memory_space;
 
@@ -51,56 +53,50 @@ class FieldOfExperts final : public Regularizer<Scalar, ExecSpace> {
     update(space);
   }
 
-  void energy(const ExecSpace& space, const ConstImages& x, const Sums& out) override {
-    this->check_images("energy", x);
-    filter_responses(space, x);
-    const auto z = m_z;
+  /// \brief The FoE's scratch, one buffer per quantity.
+  struct Workspace final : Base::Workspace {
+    MutImages responses;  ///< z = W x, then beta psi'(z) (gradient, mixed product)
+    MutImages direction;  ///< W v (Hessian product) or W q (mixed product), then their fields
+    Filters<Scalar, memory_space> filter_gradient;  ///< of the effective filters
+    Kokkos::View<double*, memory_space> sums;       ///< dL/dlog beta_j, dL/dlog nu / nu
+    typename impl::FilterBank<Scalar, ExecSpace>::Direction filter_direction;  ///< dK of J t
+    MutImages input_tangent;  ///< dK^T (beta psi'(z))
+  };
+  std::unique_ptr<typename Base::Workspace> make_workspace() const override {
+    return std::make_unique<Workspace>();
+  }
+
+ protected:
+  void evaluate(const ExecSpace& space, const ConstImages& x, const Sums& out, const MutImages& g,
+                const Selection&, typename Base::Workspace& ws) const override {
+    auto& w = this->template workspace_as<Workspace>(ws);
+    filter_responses(space, x, w);
+    const auto z = w.responses;
     const auto beta = m_beta;
     const SmoothedL1<Scalar> psi{Scalar(m_nu)};
-    impl::sample_sums(
-        "bilevel::foe::energy", space, shape_of(z),
-        KOKKOS_LAMBDA(int n, int c, int i, int j) {
-          return double(beta(c) * psi.value(z(n, c, i, j)));
-        },
-        out);
-  }
-
-  void energy_and_gradient(const ExecSpace& space, const ConstImages& x, const Sums& out,
-                           const MutImages& g) override {
-    energy(space, x, out);  // leaves W x in m_z
-    gradient_from_responses(space, g);
-  }
-
-  void gradient(const ExecSpace& space, const ConstImages& x, const MutImages& g) override {
-    this->check_images("gradient", x);
-    require_same_shape("bilevel::foe::gradient", x, g);
-    filter_responses(space, x);
-    gradient_from_responses(space, g);
-  }
-
- private:
-  /// g = W^T (beta psi'(z)) from the responses z = W x held in m_z.
-  void gradient_from_responses(const ExecSpace& space, const MutImages& g) {
-    const auto z = m_z;
-    const auto beta = m_beta;
-    const SmoothedL1<Scalar> psi{Scalar(m_nu)};
+    if (out.data() != nullptr)
+      impl::sample_sums(
+          "bilevel::foe::energy", space, shape_of(z),
+          KOKKOS_LAMBDA(int n, int c, int i, int j) {
+            return double(beta(c) * psi.value(z(n, c, i, j)));
+          },
+          out);
+    if (g.data() == nullptr) return;
+    // g = W^T (beta psi'(z)).
     impl::for_each_pixel(
         "bilevel::foe::potential_derivative", space, shape_of(z),
         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
           z(n, c, i, j) = beta(c) * psi.d1(z(n, c, i, j));
         });
-    m_bank.op().adjoint(space, m_z, g);
+    m_bank.op().adjoint(space, z, g);
   }
 
- public:
-  void hessian_vector_product(const ExecSpace& space, const ConstImages& x, const ConstImages& v,
-                              const MutImages& hv) override {
-    this->check_images("hessian_vector_product", x);
-    require_same_shape("bilevel::foe::hessian_vector_product", x, v);
-    require_same_shape("bilevel::foe::hessian_vector_product", x, hv);
-    filter_responses(space, x);
-    m_bank.op().forward(space, v, m_t);
-    const auto z = m_z, t = m_t;
+  void apply_hessian(const ExecSpace& space, const ConstImages& x, const ConstImages& v,
+                     const MutImages& hv, typename Base::Workspace& ws) const override {
+    auto& w = this->template workspace_as<Workspace>(ws);
+    filter_responses(space, x, w);
+    m_bank.op().forward(space, v, w.direction);
+    const auto z = w.responses, t = w.direction;
     const auto beta = m_beta;
     const SmoothedL1<Scalar> psi{Scalar(m_nu)};
     impl::for_each_pixel(
@@ -108,22 +104,55 @@ class FieldOfExperts final : public Regularizer<Scalar, ExecSpace> {
         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
           t(n, c, i, j) *= beta(c) * psi.d2(z(n, c, i, j));
         });
-    m_bank.op().adjoint(space, m_t, hv);
+    m_bank.op().adjoint(space, t, hv);
   }
 
-  void mixed_product(const ExecSpace& space, const ConstImages& x, const ConstImages& q,
-                     const Params& dtheta) override {
-    this->check_images("mixed_product", x);
-    require_same_shape("bilevel::foe::mixed_product", x, q);
-    this->require_params_view("mixed_product", dtheta);
-    filter_responses(space, x);
-    m_bank.op().forward(space, q, m_t);  // t = W q
-    const auto z = m_z, t = m_t;
+  /// grad R = K^T (beta psi'(K x)), so J t = dK^T (beta psi'(z)) + K^T (beta (t_beta psi'(z) +
+  /// psi''(z) dK x + nu t_nu d psi'(z) / d nu)) for the direction's filters dK.
+  void compute_jacobian_vector_product(const ExecSpace& space, const ConstImages& x,
+                                       const typename Base::ConstParams& t, const MutImages& out,
+                                       typename Base::Workspace& ws) const override {
+    auto& w = this->template workspace_as<Workspace>(ws);
+    this->ensure(w.input_tangent, "bilevel::foe::input_tangent", shape_of(x));
+    m_bank.set_direction(space, t, 0, w.filter_direction);
+    filter_responses(space, x, w);
+    w.filter_direction.op.forward(space, x, w.direction);  // dK x
+    const auto z = w.responses, dz = w.direction;
+    const auto beta = m_beta;
+    const SmoothedL1<Scalar> psi{Scalar(m_nu)};
+    const std::int64_t ob = this->block("log_beta").offset, on = this->block("log_nu").offset;
+    const double nu = m_nu;
+    impl::for_each_pixel(
+        "bilevel::foe::jacobian_fields", space, shape_of(z),
+        KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
+          const Scalar zz = z(n, c, i, j);
+          const double field = double(t(ob + c)) * psi.d1(zz) +
+                               double(psi.d2(zz)) * dz(n, c, i, j) +
+                               nu * double(t(on)) * psi.d1_dnu(zz);
+          dz(n, c, i, j) = Scalar(beta(c) * field);
+          z(n, c, i, j) = beta(c) * psi.d1(zz);
+        });
+    m_bank.op().adjoint(space, dz, out);
+    w.filter_direction.op.adjoint(space, z, w.input_tangent);
+    axpby(space, Scalar(1), w.input_tangent, Scalar(1), out);
+  }
+
+  void compute_mixed_product(const ExecSpace& space, const ConstImages& x, const ConstImages& q,
+                             const Params& dtheta, typename Base::Workspace& ws) const override {
+    auto& w = this->template workspace_as<Workspace>(ws);
+    if (w.sums.data() == nullptr) {
+      w.filter_gradient = m_bank.make_gradient("bilevel::foe::filter_gradient");
+      w.sums = Kokkos::View<double*, memory_space>("bilevel::foe::sums",
+                                                   std::size_t(m_bank.out_channels() + 1));
+    }
+    filter_responses(space, x, w);
+    m_bank.op().forward(space, q, w.direction);  // t = W q
+    const auto z = w.responses, t = w.direction;
     const auto beta = m_beta;
     const SmoothedL1<Scalar> psi{Scalar(m_nu)};
     const Shape zs = shape_of(z);
     // <grad R, q> = sum beta psi'(z) t: its theta-derivatives, before z is overwritten.
-    const auto sums = m_sums;
+    const auto sums = w.sums;
     impl::channel_sums(
         "bilevel::foe::dlog_beta", space, zs,
         KOKKOS_LAMBDA(int n, int c, int i, int j) {
@@ -145,9 +174,9 @@ class FieldOfExperts final : public Regularizer<Scalar, ExecSpace> {
           t(n, c, i, j) *= beta(c) * psi.d2(zz);
           z(n, c, i, j) = beta(c) * psi.d1(zz);
         });
-    conv2d_filter_gradient(space, x, m_t, m_bank.grad());
-    conv2d_filter_gradient(space, q, m_z, m_bank.grad(), Scalar(1));
-    m_bank.store_gradient(space, dtheta, 0);
+    conv2d_filter_gradient(space, x, t, w.filter_gradient);
+    conv2d_filter_gradient(space, q, z, w.filter_gradient, Scalar(1));
+    m_bank.store_gradient(space, w.filter_gradient, dtheta, 0);
     const std::int64_t ob = this->block("log_beta").offset, on = this->block("log_nu").offset;
     const double nu = m_nu;
     const int nj = zs.c;
@@ -161,6 +190,7 @@ class FieldOfExperts final : public Regularizer<Scalar, ExecSpace> {
         });
   }
 
+ public:
   /// Effective (zero-mean) filters (J, C, k, k).
   const Filters<Scalar, memory_space>& filters() const { return m_bank.filters(); }
 
@@ -180,20 +210,17 @@ class FieldOfExperts final : public Regularizer<Scalar, ExecSpace> {
   }
 
  private:
-  /// m_z = W x (and allocates the response buffers for this batch shape).
-  void filter_responses(const ExecSpace& space, const ConstImages& x) {
+  /// w.responses = W x (and the buffers for this batch shape).
+  void filter_responses(const ExecSpace& space, const ConstImages& x, Workspace& w) const {
     const Shape zs{int(x.extent(0)), m_bank.out_channels(), int(x.extent(2)), int(x.extent(3))};
-    this->ensure(m_z, "bilevel::foe::z", zs);
-    this->ensure(m_t, "bilevel::foe::t", zs);
-    m_bank.op().forward(space, x, m_z);
+    this->ensure(w.responses, "bilevel::foe::responses", zs);
+    this->ensure(w.direction, "bilevel::foe::direction", zs);
+    m_bank.op().forward(space, x, w.responses);
   }
 
   impl::FilterBank<Scalar, ExecSpace> m_bank;
   Kokkos::View<Scalar*, memory_space> m_beta;
-  Kokkos::View<double*, memory_space> m_sums{"bilevel::foe::sums",
-                                             std::size_t(m_bank.out_channels() + 1)};
   double m_nu = 0.01;
-  MutImages m_z, m_t;
 };
 
 }  // namespace bilevel

@@ -8,6 +8,7 @@
 /// theta blocks: "wx" (hidden, C, k, k), "bx" (hidden), "wz" (out, hidden, k, k), "bz" (out),
 /// "log_scale" (out).
 
+#include <bilevel/core/blas1.hpp>
 #include <bilevel/potentials/smoothed_clipped_relu.hpp>
 #include <bilevel/regularizers/impl/filter_bank.hpp>
 #include <bilevel/regularizers/impl/pixel_ops.hpp>
@@ -31,6 +32,7 @@ class InputConvexNet final : public Regularizer<Scalar, ExecSpace> {
   using typename Base::ConstImages;
   using typename Base::MutImages;
   using typename Base::Params;
+  using typename Base::Selection;
   using typename Base::Sums;
   using memory_space = typename ExecSpace::memory_space;
 
@@ -40,7 +42,6 @@ class InputConvexNet final : public Regularizer<Scalar, ExecSpace> {
         m_out(opt.out > 0 ? opt.out : channels),
         m_wx(opt.hidden, channels, opt.kernel_size, false),
         m_wz(m_out, opt.hidden, opt.kernel_size, false),
-        m_sums("bilevel::icnn::sums", std::size_t(opt.hidden + 2 * m_out)),
         m_phi{Scalar(opt.nu)} {
     require(opt.hidden > 0 && opt.nu > 0 && opt.initial_scale > 0,
             "bilevel::icnn: hidden channels, nu and the initial scale must be positive");
@@ -65,101 +66,167 @@ class InputConvexNet final : public Regularizer<Scalar, ExecSpace> {
     update(space);
   }
 
-  void energy(const ExecSpace& space, const ConstImages& x, const Sums& out) override {
-    this->check_images("energy", x);
-    forward(space, x);
-    const auto u2 = m_u2;
-    const auto es = m_scale;
-    const auto phi = m_phi;
-    impl::sample_sums(
-        "bilevel::icnn::energy", space, shape_of(u2),
-        KOKKOS_LAMBDA(int n, int c, int i, int j) {
-          return double(es(c) * phi.value(u2(n, c, i, j)));
-        },
-        out);
+  /// \brief The ICNN's scratch, one buffer per quantity (hidden: `hidden` channels, out: `out`).
+  struct Workspace final : Base::Workspace {
+    MutImages u1;      ///< hidden pre-activation W_x x + b_x
+    MutImages a1;      ///< hidden activation phi(u1)
+    MutImages back1;   ///< W_z^T g2, then the hidden gradient phi'(u1) W_z^T g2
+    MutImages dir1;    ///< W_x v (Hessian product) or W_x q (mixed product)
+    MutImages field1;  ///< phi'(u1) dir1
+    MutImages prod1;   ///< W_z^T dir2, then the second-order hidden field
+    MutImages u2;      ///< output pre-activation W_z a1 + b_z
+    MutImages g2;      ///< exp(s) phi'(u2)
+    MutImages dir2;    ///< W_z field1, then exp(s) phi''(u2) W_z field1
+    Filters<Scalar, memory_space> grad_wx, grad_wz;  ///< of the effective filters
+    Kokkos::View<double*, memory_space> sums;        ///< dbx, dbz, dlog_scale
+    /// J t: the direction's filters, and the second terms of the tangents (dW_z a1, dW_z^T g2,
+    /// dW_x^T g1) before they are added.
+    typename impl::FilterBank<Scalar, ExecSpace>::Direction dir_wx, dir_wz;
+    MutImages tangent_out, tangent_hidden, tangent_in;
+  };
+  std::unique_ptr<typename Base::Workspace> make_workspace() const override {
+    return std::make_unique<Workspace>();
   }
 
-  void energy_and_gradient(const ExecSpace& space, const ConstImages& x, const Sums& out,
-                           const MutImages& g) override {
-    energy(space, x, out);  // leaves the forward pass in the buffers
-    gradient_after_forward(space, g);
-  }
-
-  void gradient(const ExecSpace& space, const ConstImages& x, const MutImages& g) override {
-    this->check_images("gradient", x);
-    require_same_shape("bilevel::icnn::gradient", x, g);
-    forward(space, x);
-    gradient_after_forward(space, g);
-  }
-
- private:
-  void gradient_after_forward(const ExecSpace& space, const MutImages& g) {
-    backward(space);  // m_h1 = W_z^T (exp(s) phi'(u2))
-    const auto u1 = m_u1, h1 = m_h1;
+ protected:
+  void evaluate(const ExecSpace& space, const ConstImages& x, const Sums& out, const MutImages& g,
+                const Selection&, typename Base::Workspace& ws) const override {
+    auto& w = this->template workspace_as<Workspace>(ws);
+    forward(space, x, w);
+    if (out.data() != nullptr) {
+      const auto u2 = w.u2;
+      const auto es = m_scale;
+      const auto phi = m_phi;
+      impl::sample_sums(
+          "bilevel::icnn::energy", space, shape_of(u2),
+          KOKKOS_LAMBDA(int n, int c, int i, int j) {
+            return double(es(c) * phi.value(u2(n, c, i, j)));
+          },
+          out);
+    }
+    if (g.data() == nullptr) return;
+    backward(space, w);
+    const auto u1 = w.u1, h1 = w.back1;
     const auto phi = m_phi;
     impl::for_each_pixel(
         "bilevel::icnn::hidden_gradient", space, shape_of(h1),
         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
           h1(n, c, i, j) *= phi.d1(u1(n, c, i, j));
         });
-    m_wx.op().adjoint(space, m_h1, g);
+    m_wx.op().adjoint(space, h1, g);
   }
 
- public:
-  void hessian_vector_product(const ExecSpace& space, const ConstImages& x, const ConstImages& v,
-                              const MutImages& hv) override {
-    this->check_images("hessian_vector_product", x);
-    require_same_shape("bilevel::icnn::hessian_vector_product", x, v);
-    require_same_shape("bilevel::icnn::hessian_vector_product", x, hv);
-    forward(space, x);
-    backward(space);
-    const auto u1 = m_u1, h1 = m_h1, du1 = m_t1, da1 = m_s1, u2 = m_u2, du2 = m_t2;
+  void apply_hessian(const ExecSpace& space, const ConstImages& x, const ConstImages& v,
+                     const MutImages& hv, typename Base::Workspace& ws) const override {
+    auto& w = this->template workspace_as<Workspace>(ws);
+    forward(space, x, w);
+    backward(space, w);
+    const auto u1 = w.u1, h1 = w.back1, du1 = w.dir1, da1 = w.field1, dh1 = w.prod1;
+    const auto u2 = w.u2, du2 = w.dir2;
     const auto es = m_scale;
     const auto phi = m_phi;
-    m_wx.op().forward(space, v, m_t1);  // du1 = W_x v
+    m_wx.op().forward(space, v, du1);
     impl::for_each_pixel(
         "bilevel::icnn::hvp_hidden_in", space, shape_of(du1),
         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
           da1(n, c, i, j) = phi.d1(u1(n, c, i, j)) * du1(n, c, i, j);
         });
-    m_wz.op().forward(space, m_s1, m_t2);  // du2 = W_z da1
+    m_wz.op().forward(space, da1, du2);
     impl::for_each_pixel(
         "bilevel::icnn::hvp_out", space, shape_of(du2),
         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
           du2(n, c, i, j) *= es(c) * phi.d2(u2(n, c, i, j));
         });
-    m_wz.op().adjoint(space, m_t2, m_s1);  // dh1 = W_z^T dg2
+    m_wz.op().adjoint(space, du2, dh1);
     impl::for_each_pixel(
         "bilevel::icnn::hvp_hidden_out", space, shape_of(du1),
         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
           const Scalar u = u1(n, c, i, j);
-          da1(n, c, i, j) =
-              phi.d2(u) * du1(n, c, i, j) * h1(n, c, i, j) + phi.d1(u) * da1(n, c, i, j);
+          dh1(n, c, i, j) =
+              phi.d2(u) * du1(n, c, i, j) * h1(n, c, i, j) + phi.d1(u) * dh1(n, c, i, j);
         });
-    m_wx.op().adjoint(space, m_s1, hv);
+    m_wx.op().adjoint(space, dh1, hv);
   }
 
-  void mixed_product(const ExecSpace& space, const ConstImages& x, const ConstImages& q,
-                     const Params& dtheta) override {
-    this->check_images("mixed_product", x);
-    require_same_shape("bilevel::icnn::mixed_product", x, q);
-    this->require_params_view("mixed_product", dtheta);
-    // L = <grad R, q> = sum g2 . P2, g2 = exp(s) phi'(u2), P2 = W_z (phi'(u1) . W_x q).
-    forward(space, x);
-    backward(space);  // m_t2 = g2, m_h1 = W_z^T g2
-    const auto u1 = m_u1, h1 = m_h1, q1 = m_t1, p1 = m_s1, u2 = m_u2, g2 = m_t2, p2 = m_s2;
+  /// Forward mode through grad R = W_x^T (phi'(u1) W_z^T (exp(s) phi'(u2))).
+  void compute_jacobian_vector_product(const ExecSpace& space, const ConstImages& x,
+                                       const typename Base::ConstParams& t, const MutImages& out,
+                                       typename Base::Workspace& ws) const override {
+    auto& w = this->template workspace_as<Workspace>(ws);
+    forward(space, x, w);
+    backward(space, w);  // g2, back1 = W_z^T g2
+    this->ensure(w.tangent_out, "bilevel::icnn::tangent_out", shape_of(w.u2));
+    this->ensure(w.tangent_hidden, "bilevel::icnn::tangent_hidden", shape_of(w.u1));
+    this->ensure(w.tangent_in, "bilevel::icnn::tangent_in", shape_of(x));
+    m_wx.set_direction(space, t, offset("wx"), w.dir_wx);
+    m_wz.set_direction(space, t, offset("wz"), w.dir_wz);
+    const std::int64_t obx = offset("bx"), obz = offset("bz"), os_ = offset("log_scale");
+    const auto u1 = w.u1, a1 = w.a1, h1 = w.back1, du1 = w.dir1, da1 = w.field1, dh1 = w.prod1;
+    const auto u2 = w.u2, g2 = w.g2, du2 = w.dir2, to = w.tangent_out, th = w.tangent_hidden;
     const auto es = m_scale;
     const auto phi = m_phi;
-    m_wx.op().forward(space, q, m_t1);  // Q1
+    const Shape hs = shape_of(u1), os = shape_of(u2);
+    // du1 = dW_x x + db_x, da1 = phi'(u1) du1.
+    w.dir_wx.op.forward(space, x, du1);
+    impl::for_each_pixel(
+        "bilevel::icnn::jvp_hidden_in", space, hs,
+        KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
+          const Scalar d = du1(n, c, i, j) + t(obx + c);
+          du1(n, c, i, j) = d;
+          da1(n, c, i, j) = phi.d1(u1(n, c, i, j)) * d;
+        });
+    // du2 = W_z da1 + dW_z a1 + db_z, dg2 = exp(s) (t_s phi'(u2) + phi''(u2) du2).
+    m_wz.op().forward(space, da1, du2);
+    w.dir_wz.op.forward(space, a1, to);
+    impl::for_each_pixel(
+        "bilevel::icnn::jvp_out", space, os,
+        KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
+          const Scalar u = u2(n, c, i, j);
+          const Scalar d = du2(n, c, i, j) + to(n, c, i, j) + t(obz + c);
+          du2(n, c, i, j) = es(c) * (t(os_ + c) * phi.d1(u) + phi.d2(u) * d);
+        });
+    // dh1 = W_z^T dg2 + dW_z^T g2; dg1 = phi''(u1) du1 h1 + phi'(u1) dh1; g1 = phi'(u1) h1.
+    m_wz.op().adjoint(space, du2, dh1);
+    w.dir_wz.op.adjoint(space, g2, th);
+    impl::for_each_pixel(
+        "bilevel::icnn::jvp_hidden_out", space, hs,
+        KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
+          const Scalar u = u1(n, c, i, j);
+          dh1(n, c, i, j) = phi.d2(u) * du1(n, c, i, j) * h1(n, c, i, j) +
+                            phi.d1(u) * (dh1(n, c, i, j) + th(n, c, i, j));
+          h1(n, c, i, j) *= phi.d1(u);
+        });
+    // J t = W_x^T dg1 + dW_x^T g1.
+    m_wx.op().adjoint(space, dh1, out);
+    w.dir_wx.op.adjoint(space, h1, w.tangent_in);
+    axpby(space, Scalar(1), w.tangent_in, Scalar(1), out);
+  }
+
+  void compute_mixed_product(const ExecSpace& space, const ConstImages& x, const ConstImages& q,
+                             const Params& dtheta, typename Base::Workspace& ws) const override {
+    auto& w = this->template workspace_as<Workspace>(ws);
+    const int nh = m_opt.hidden, no = m_out;
+    if (w.sums.data() == nullptr) {
+      w.grad_wx = m_wx.make_gradient("bilevel::icnn::grad_wx");
+      w.grad_wz = m_wz.make_gradient("bilevel::icnn::grad_wz");
+      w.sums = Kokkos::View<double*, memory_space>("bilevel::icnn::sums", std::size_t(nh + 2 * no));
+    }
+    // L = <grad R, q> = sum g2 . P2, g2 = exp(s) phi'(u2), P2 = W_z (phi'(u1) . W_x q).
+    forward(space, x, w);
+    backward(space, w);
+    const auto u1 = w.u1, h1 = w.back1, q1 = w.dir1, p1 = w.field1, b1 = w.prod1;
+    const auto u2 = w.u2, g2 = w.g2, p2 = w.dir2;
+    const auto es = m_scale;
+    const auto phi = m_phi;
+    m_wx.op().forward(space, q, q1);
     impl::for_each_pixel(
         "bilevel::icnn::mixed_p1", space, shape_of(q1),
         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
           p1(n, c, i, j) = phi.d1(u1(n, c, i, j)) * q1(n, c, i, j);
         });
-    m_wz.op().forward(space, m_s1, m_s2);  // P2
+    m_wz.op().forward(space, p1, p2);
     const Shape os = shape_of(u2), hs = shape_of(u1);
-    const int nh = hs.c, no = os.c;
-    const auto sums = m_sums;
+    const auto sums = w.sums;
     const auto ds = Kokkos::subview(sums, std::make_pair(nh + no, nh + 2 * no));
     impl::channel_sums(
         "bilevel::icnn::dlog_scale", space, os,
@@ -168,7 +235,7 @@ class InputConvexNet final : public Regularizer<Scalar, ExecSpace> {
         },
         ds);
     // W_z: direct term P1 (x) g2, then A2 = exp(s) phi''(u2) P2 through u2 = W_z a1 + b_z.
-    conv2d_filter_gradient(space, m_s1, m_t2, m_wz.grad());
+    conv2d_filter_gradient(space, p1, g2, w.grad_wz);
     impl::for_each_pixel(
         "bilevel::icnn::mixed_a2", space, os,
         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
@@ -178,10 +245,9 @@ class InputConvexNet final : public Regularizer<Scalar, ExecSpace> {
         "bilevel::icnn::dbz", space, os,
         KOKKOS_LAMBDA(int n, int c, int i, int j) { return double(p2(n, c, i, j)); },
         Kokkos::subview(sums, std::make_pair(nh, nh + no)));
-    conv2d_filter_gradient(space, m_a1, m_s2, m_wz.grad(), Scalar(1));
-    m_wz.op().adjoint(space, m_s2, m_s1);  // B1 = W_z^T A2 (P1 no longer needed)
-    // A1 = phi''(u1) Q1 h1 + phi'(u1) B1 into s1; g1 = phi'(u1) h1 into h1.
-    const auto b1 = m_s1;
+    conv2d_filter_gradient(space, w.a1, p2, w.grad_wz, Scalar(1));
+    m_wz.op().adjoint(space, p2, b1);  // B1 = W_z^T A2
+    // A1 = phi''(u1) Q1 h1 + phi'(u1) B1 into b1; g1 = phi'(u1) h1 into h1.
     impl::for_each_pixel(
         "bilevel::icnn::mixed_a1", space, hs,
         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
@@ -193,10 +259,10 @@ class InputConvexNet final : public Regularizer<Scalar, ExecSpace> {
         "bilevel::icnn::dbx", space, hs,
         KOKKOS_LAMBDA(int n, int c, int i, int j) { return double(b1(n, c, i, j)); },
         Kokkos::subview(sums, std::make_pair(0, nh)));
-    conv2d_filter_gradient(space, x, m_s1, m_wx.grad());
-    conv2d_filter_gradient(space, q, m_h1, m_wx.grad(), Scalar(1));
-    m_wx.store_gradient(space, dtheta, offset("wx"));
-    m_wz.store_gradient(space, dtheta, offset("wz"));
+    conv2d_filter_gradient(space, x, b1, w.grad_wx);
+    conv2d_filter_gradient(space, q, h1, w.grad_wx, Scalar(1));
+    m_wx.store_gradient(space, w.grad_wx, dtheta, offset("wx"));
+    m_wz.store_gradient(space, w.grad_wz, dtheta, offset("wz"));
     const std::int64_t obx = offset("bx"), obz = offset("bz"), os_ = offset("log_scale");
     Kokkos::parallel_for(
         "bilevel::icnn::store_sums", Kokkos::RangePolicy<ExecSpace>(space, 0, nh + 2 * no),
@@ -210,6 +276,7 @@ class InputConvexNet final : public Regularizer<Scalar, ExecSpace> {
         });
   }
 
+ public:
   const IcnnOptions& options() const { return m_opt; }
 
  protected:
@@ -245,14 +312,14 @@ class InputConvexNet final : public Regularizer<Scalar, ExecSpace> {
   }
 
   /// u1 = W_x x + b_x, a1 = phi(u1), u2 = W_z a1 + b_z (allocating buffers per batch shape).
-  void forward(const ExecSpace& space, const ConstImages& x) {
+  void forward(const ExecSpace& space, const ConstImages& x, Workspace& w) const {
     const Shape hs{int(x.extent(0)), m_opt.hidden, int(x.extent(2)), int(x.extent(3))};
     const Shape os{hs.n, m_out, hs.h, hs.w};
-    for (auto* v : {&m_u1, &m_a1, &m_h1, &m_t1, &m_s1})
+    for (auto* v : {&w.u1, &w.a1, &w.back1, &w.dir1, &w.field1, &w.prod1})
       this->ensure(*v, "bilevel::icnn::hidden", hs);
-    for (auto* v : {&m_u2, &m_t2, &m_s2}) this->ensure(*v, "bilevel::icnn::out", os);
-    m_wx.op().forward(space, x, m_u1);
-    const auto u1 = m_u1, a1 = m_a1, u2 = m_u2;
+    for (auto* v : {&w.u2, &w.g2, &w.dir2}) this->ensure(*v, "bilevel::icnn::out", os);
+    m_wx.op().forward(space, x, w.u1);
+    const auto u1 = w.u1, a1 = w.a1, u2 = w.u2;
     const auto bx = m_bx, bz = m_bz;
     const auto phi = m_phi;
     impl::for_each_pixel(
@@ -262,7 +329,7 @@ class InputConvexNet final : public Regularizer<Scalar, ExecSpace> {
           u1(n, c, i, j) = u;
           a1(n, c, i, j) = phi.value(u);
         });
-    m_wz.op().forward(space, m_a1, m_u2);
+    m_wz.op().forward(space, w.a1, w.u2);
     impl::for_each_pixel(
         "bilevel::icnn::layer2", space, os,
         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
@@ -270,9 +337,9 @@ class InputConvexNet final : public Regularizer<Scalar, ExecSpace> {
         });
   }
 
-  /// m_t2 = exp(s) phi'(u2), m_h1 = W_z^T m_t2.
-  void backward(const ExecSpace& space) {
-    const auto u2 = m_u2, g2 = m_t2;
+  /// w.g2 = exp(s) phi'(u2), w.back1 = W_z^T w.g2.
+  void backward(const ExecSpace& space, Workspace& w) const {
+    const auto u2 = w.u2, g2 = w.g2;
     const auto es = m_scale;
     const auto phi = m_phi;
     impl::for_each_pixel(
@@ -280,16 +347,14 @@ class InputConvexNet final : public Regularizer<Scalar, ExecSpace> {
         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
           g2(n, c, i, j) = es(c) * phi.d1(u2(n, c, i, j));
         });
-    m_wz.op().adjoint(space, m_t2, m_h1);
+    m_wz.op().adjoint(space, w.g2, w.back1);
   }
 
   IcnnOptions m_opt;
   int m_out;
   impl::FilterBank<Scalar, ExecSpace> m_wx, m_wz;
-  Kokkos::View<double*, memory_space> m_sums;
   Kokkos::View<Scalar*, memory_space> m_bx, m_bz, m_scale;
   SmoothedClippedRelu<Scalar> m_phi;
-  MutImages m_u1, m_a1, m_h1, m_t1, m_s1, m_u2, m_t2, m_s2;
 };
 
 }  // namespace bilevel

@@ -12,6 +12,7 @@
 #include <bilevel/core/views.hpp>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -105,55 +106,148 @@ class Regularizer {
   /// Seeded initialisation as in the papers, then constraints and derived quantities.
   virtual void initialize(const ExecSpace& space, std::uint64_t seed) = 0;
 
+  /// \brief The scratch of one caller: every buffer the computations below write lives in a
+  /// workspace, never in the model, so the model is read-only while it evaluates and one
+  /// model serves several callers (two execution-space instances, the lower-level problem
+  /// and the test evaluation) each with its own workspace. Each regularizer derives its own
+  /// type with one named buffer per quantity (make_workspace); buffers are allocated on first
+  /// use for a batch shape and kept.
+  class Workspace {
+   public:
+    virtual ~Workspace() = default;
+
+   private:
+    friend class Regularizer;
+    ConstImages m_hessian_point;  // the point of the last prepare_hessian
+  };
+  /// A fresh workspace for this regularizer's computations.
+  virtual std::unique_ptr<Workspace> make_workspace() const {
+    return std::make_unique<Workspace>();
+  }
+
+  // The computations, const on the model: all scratch in `ws` (made by make_workspace of a
+  // regularizer of the same type).
+
   /// out(s) = R(x_s) for every sample s.
-  virtual void energy(const ExecSpace& space, const ConstImages& x, const Sums& out) = 0;
+  void energy(const ExecSpace& space, const ConstImages& x, const Sums& out, Workspace& ws) const {
+    check_images("energy", x);
+    evaluate(space, x, out, MutImages(), Selection::every(int(x.extent(0))), ws);
+  }
   /// g = grad_x R(x).
-  virtual void gradient(const ExecSpace& space, const ConstImages& x, const MutImages& g) = 0;
-  /// out(s) = R(x_s) and g = grad_x R(x) together; regularizers override it to share the
-  /// forward pass (the lower-level solver needs both at every iterate).
-  virtual void energy_and_gradient(const ExecSpace& space, const ConstImages& x, const Sums& out,
-                                   const MutImages& g) {
-    energy(space, x, out);
-    gradient(space, x, g);
+  void gradient(const ExecSpace& space, const ConstImages& x, const MutImages& g,
+                Workspace& ws) const {
+    check_images("gradient", x);
+    require_same_shape(where("gradient").c_str(), x, g);
+    evaluate(space, x, Sums(), g, Selection::every(int(x.extent(0))), ws);
+  }
+  /// out(s) = R(x_s) and g = grad_x R(x) in one pass (the lower-level solver needs both).
+  void energy_and_gradient(const ExecSpace& space, const ConstImages& x, const Sums& out,
+                           const MutImages& g, Workspace& ws) const {
+    energy_and_gradient_selected(space, x, out, g, Selection::every(int(x.extent(0))), ws);
   }
   /// The same for the selected samples (nmAPG evaluates the samples still iterating): their
-  /// out(s) and g are those of energy_and_gradient; the others' are unspecified. The default
-  /// evaluates every sample.
-  virtual void energy_and_gradient_selected(const ExecSpace& space, const ConstImages& x,
-                                            const Sums& out, const MutImages& g, const Selection&) {
-    energy_and_gradient(space, x, out, g);
+  /// out(s) and g are those of energy_and_gradient; the others' are unspecified.
+  void energy_and_gradient_selected(const ExecSpace& space, const ConstImages& x, const Sums& out,
+                                    const MutImages& g, const Selection& sel, Workspace& ws) const {
+    check_images("energy_and_gradient", x);
+    require_same_shape(where("energy_and_gradient").c_str(), x, g);
+    require_selection(where("energy_and_gradient").c_str(), sel, int(x.extent(0)));
+    evaluate(space, x, out, g, sel, ws);
   }
   /// hv = Hess_xx R(x) v.
-  virtual void hessian_vector_product(const ExecSpace& space, const ConstImages& x,
-                                      const ConstImages& v, const MutImages& hv) = 0;
+  void hessian_vector_product(const ExecSpace& space, const ConstImages& x, const ConstImages& v,
+                              const MutImages& hv, Workspace& ws) const {
+    check_images("hessian_vector_product", x);
+    require_same_shape(where("hessian_vector_product").c_str(), x, v);
+    require_same_shape(where("hessian_vector_product").c_str(), x, hv);
+    apply_hessian(space, x, v, hv, ws);
+  }
   /// dtheta = d/dtheta sum_s <grad_x R(x_s), q_s> = sum_s (d_theta grad_x R(x_s))^T q_s.
-  virtual void mixed_product(const ExecSpace& space, const ConstImages& x, const ConstImages& q,
-                             const Params& dtheta) = 0;
-
+  void mixed_product(const ExecSpace& space, const ConstImages& x, const ConstImages& q,
+                     const Params& dtheta, Workspace& ws) const {
+    check_images("mixed_product", x);
+    require_same_shape(where("mixed_product").c_str(), x, q);
+    require(dtheta.extent(0) == m_theta.extent(0), where("mixed_product"), ": gradient vector has ",
+            dtheta.extent(0), " entries, the model has ", m_theta.extent(0));
+    compute_mixed_product(space, x, q, dtheta, ws);
+  }
+  /// out = J t = d/dtau grad_x R_{theta + tau t}(x) at tau = 0: the directional derivative of
+  /// the gradient in theta, exact, with the model untouched (the error bound's |J| estimate).
+  /// Its adjoint is the mixed product: <J t, q> = <t, mixed_product(x, q)>. Like the mixed
+  /// product it differentiates what the model evaluates (CRR: sigma = ||W v|| for the model's
+  /// v), and it ignores the constraints that set_params applies (ICNN's W_z >= 0 clamp).
+  void jacobian_vector_product(const ExecSpace& space, const ConstImages& x, const ConstParams& t,
+                               const MutImages& out, Workspace& ws) const {
+    check_images("jacobian_vector_product", x);
+    require_same_shape(where("jacobian_vector_product").c_str(), x, out);
+    require(t.extent(0) == m_theta.extent(0), where("jacobian_vector_product"), ": direction has ",
+            t.extent(0), " entries, the model has ", m_theta.extent(0));
+    compute_jacobian_vector_product(space, x, t, out, ws);
+  }
   /// Fixes the point x of the Hessian for prepared_hessian_vector_product: conjugate gradients
-  /// apply one Hessian many times, and a regularizer keeps what the products share (CRR: the
-  /// curvature psi''(D W x), one forward pass per solve instead of one per product). x is held,
-  /// not copied: leave it unchanged while the products run. set_params keeps the point.
-  void prepare_hessian(const ExecSpace& space, const ConstImages& x) {
+  /// apply one Hessian many times, and a regularizer keeps what the products share in `ws`
+  /// (CRR: the curvature psi''(D W x), one forward pass per solve instead of one per product).
+  /// x is held, not copied: leave it unchanged while the products run. A later change of theta
+  /// keeps the point (the products then recompute what they share).
+  void prepare_hessian(const ExecSpace& space, const ConstImages& x, Workspace& ws) const {
     check_images("prepare_hessian", x);
-    m_hessian_point = x;
-    prepare_curvature(space, x);
+    ws.m_hessian_point = x;
+    prepare_curvature(space, x, ws);
   }
-  /// hv = Hess_xx R(x) v at the prepared x, for the selected samples (default: all). The other
-  /// samples of hv receive finite values that callers ignore (zero, or the full product).
+  /// hv = Hess_xx R(x) v at the prepared x, for the selected samples. The other samples of hv
+  /// receive finite values that callers ignore (zero, or the full product).
   void prepared_hessian_vector_product(const ExecSpace& space, const ConstImages& v,
-                                       const MutImages& hv) {
-    prepared_hessian_vector_product(space, v, hv, Selection::every(int(hv.extent(0))));
-  }
-  void prepared_hessian_vector_product(const ExecSpace& space, const ConstImages& v,
-                                       const MutImages& hv, const Selection& sel) {
-    require(m_hessian_point.data() != nullptr, "bilevel::", name(),
-            "::prepared_hessian_vector_product: call prepare_hessian first");
-    require_same_shape("bilevel::regularizer::prepared_hessian_vector_product", m_hessian_point, v);
+                                       const MutImages& hv, const Selection& sel,
+                                       Workspace& ws) const {
+    require(ws.m_hessian_point.data() != nullptr, where("prepared_hessian_vector_product"),
+            ": call prepare_hessian first");
+    require_same_shape("bilevel::regularizer::prepared_hessian_vector_product", ws.m_hessian_point,
+                       v);
     require_same_shape("bilevel::regularizer::prepared_hessian_vector_product", v, hv);
     require_selection("bilevel::regularizer::prepared_hessian_vector_product", sel,
                       int(v.extent(0)));
-    prepared_product(space, v, hv, sel);
+    prepared_product(space, ws.m_hessian_point, v, hv, sel, ws);
+  }
+
+  // The same computations in the model's own workspace (one caller at a time).
+
+  void energy(const ExecSpace& space, const ConstImages& x, const Sums& out) {
+    energy(space, x, out, own_workspace());
+  }
+  void gradient(const ExecSpace& space, const ConstImages& x, const MutImages& g) {
+    gradient(space, x, g, own_workspace());
+  }
+  void energy_and_gradient(const ExecSpace& space, const ConstImages& x, const Sums& out,
+                           const MutImages& g) {
+    energy_and_gradient(space, x, out, g, own_workspace());
+  }
+  void energy_and_gradient_selected(const ExecSpace& space, const ConstImages& x, const Sums& out,
+                                    const MutImages& g, const Selection& sel) {
+    energy_and_gradient_selected(space, x, out, g, sel, own_workspace());
+  }
+  void hessian_vector_product(const ExecSpace& space, const ConstImages& x, const ConstImages& v,
+                              const MutImages& hv) {
+    hessian_vector_product(space, x, v, hv, own_workspace());
+  }
+  void mixed_product(const ExecSpace& space, const ConstImages& x, const ConstImages& q,
+                     const Params& dtheta) {
+    mixed_product(space, x, q, dtheta, own_workspace());
+  }
+  void jacobian_vector_product(const ExecSpace& space, const ConstImages& x, const ConstParams& t,
+                               const MutImages& out) {
+    jacobian_vector_product(space, x, t, out, own_workspace());
+  }
+  void prepare_hessian(const ExecSpace& space, const ConstImages& x) {
+    prepare_hessian(space, x, own_workspace());
+  }
+  void prepared_hessian_vector_product(const ExecSpace& space, const ConstImages& v,
+                                       const MutImages& hv) {
+    prepared_hessian_vector_product(space, v, hv, Selection::every(int(hv.extent(0))),
+                                    own_workspace());
+  }
+  void prepared_hessian_vector_product(const ExecSpace& space, const ConstImages& v,
+                                       const MutImages& hv, const Selection& sel) {
+    prepared_hessian_vector_product(space, v, hv, sel, own_workspace());
   }
 
  protected:
@@ -194,18 +288,42 @@ class Regularizer {
   virtual void project(const ExecSpace&) {}
   /// Recomputes what depends on theta (effective filters, normalisation, packing).
   virtual void update(const ExecSpace& space) = 0;
-  /// What prepare_hessian keeps for the products at x (default: nothing).
-  virtual void prepare_curvature(const ExecSpace&, const ConstImages&) {}
-  /// The prepared product (default: the plain product at the prepared point, every sample).
-  virtual void prepared_product(const ExecSpace& space, const ConstImages& v, const MutImages& hv,
-                                const Selection&) {
-    hessian_vector_product(space, m_hessian_point, v, hv);
+
+  /// The evaluation every regularizer implements: for the selected samples, out(s) = R(x_s)
+  /// when `out` is allocated and g = grad_x R(x) when `g` is (the others' values are
+  /// unspecified). Arguments are checked by the caller.
+  virtual void evaluate(const ExecSpace& space, const ConstImages& x, const Sums& out,
+                        const MutImages& g, const Selection& sel, Workspace& ws) const = 0;
+  /// hv = Hess_xx R(x) v (arguments checked).
+  virtual void apply_hessian(const ExecSpace& space, const ConstImages& x, const ConstImages& v,
+                             const MutImages& hv, Workspace& ws) const = 0;
+  /// dtheta = (d_theta grad_x R(x))^T q summed over the batch (arguments checked).
+  virtual void compute_mixed_product(const ExecSpace& space, const ConstImages& x,
+                                     const ConstImages& q, const Params& dtheta,
+                                     Workspace& ws) const = 0;
+  /// out = J t (arguments checked).
+  virtual void compute_jacobian_vector_product(const ExecSpace& space, const ConstImages& x,
+                                               const ConstParams& t, const MutImages& out,
+                                               Workspace& ws) const = 0;
+  /// What prepare_hessian keeps in `ws` for the products at x (default: nothing).
+  virtual void prepare_curvature(const ExecSpace&, const ConstImages&, Workspace&) const {}
+  /// The prepared product at x (default: the plain product at x, every sample).
+  virtual void prepared_product(const ExecSpace& space, const ConstImages& x, const ConstImages& v,
+                                const MutImages& hv, const Selection&, Workspace& ws) const {
+    apply_hessian(space, x, v, hv, ws);
   }
-  /// The point of the last prepare_hessian.
-  const ConstImages& hessian_point() const { return m_hessian_point; }
-  /// Throws unless x is a batch with this regularizer's channel count; `where` names the method.
-  void check_images(const char* where, const ConstImages& x) const {
-    require(int(x.extent(1)) == m_channels, "bilevel::", name(), "::", where, ": images have ",
+
+  /// `ws` as the derived workspace type W of this regularizer (one clear error otherwise).
+  template <class W>
+  W& workspace_as(Workspace& ws) const {
+    auto* w = dynamic_cast<W*>(&ws);
+    require(w != nullptr, "bilevel::", name(),
+            ": the workspace was made by another regularizer type (use make_workspace)");
+    return *w;
+  }
+  /// Throws unless x is a batch with this regularizer's channel count; `method` names the call.
+  void check_images(const char* method, const ConstImages& x) const {
+    require(int(x.extent(1)) == m_channels, "bilevel::", name(), "::", method, ": images have ",
             x.extent(1), " channels, the regularizer was built for ", m_channels);
   }
   /// Makes `v` a batch of shape s (allocating only when the shape changes: once per batch
@@ -213,18 +331,21 @@ class Regularizer {
   static void ensure(MutImages& v, const char* label, const Shape& s) {
     if (v.data() == nullptr || shape_of(v) != s) v = make_images<Scalar, memory_space>(label, s);
   }
-  void require_params_view(const char* where, const Params& dtheta) const {
-    require(dtheta.extent(0) == m_theta.extent(0), "bilevel::", name(), "::", where,
-            ": gradient vector has ", dtheta.extent(0), " entries, the model has ",
-            m_theta.extent(0));
-  }
 
   Params m_theta;
 
  private:
+  std::string where(const char* method) const {
+    return impl::concat("bilevel::", name(), "::", method);
+  }
+  Workspace& own_workspace() {
+    if (!m_own_workspace) m_own_workspace = make_workspace();
+    return *m_own_workspace;
+  }
+
   int m_channels = 0;
   std::vector<ParamBlock> m_blocks;
-  ConstImages m_hessian_point;
+  std::unique_ptr<Workspace> m_own_workspace;  // the convenience calls' workspace
 };
 
 }  // namespace bilevel

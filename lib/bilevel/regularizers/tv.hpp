@@ -42,6 +42,7 @@ class SmoothedTV final : public Regularizer<Scalar, ExecSpace> {
   using typename Base::ConstImages;
   using typename Base::MutImages;
   using typename Base::Params;
+  using typename Base::Selection;
   using typename Base::Sums;
 
   /// TV for `channels`-channel images, initialised to alpha = 0.05, nu = 0.01.
@@ -65,27 +66,32 @@ class SmoothedTV final : public Regularizer<Scalar, ExecSpace> {
   double alpha() const { return m_alpha; }
   double nu() const { return m_nu; }
 
-  void energy(const ExecSpace& space, const ConstImages& x, const Sums& out) override {
-    this->check_images("energy", x);
-    const Shape s = shape_of(x);
-    const double alpha = m_alpha, nu2 = m_nu * m_nu;
-    impl::sample_sums(
-        "bilevel::tv::energy", space, s,
-        KOKKOS_LAMBDA(int n, int c, int i, int j) {
-          double dh, dv;
-          impl::forward_differences(x, n, c, i, j, s.h, s.w, dh, dv);
-          return alpha * math::sqrt(dh * dh + dv * dv + nu2);
-        },
-        out);
+  /// \brief TV's scratch: the vector field D^T acts on, and the mixed product's two sums.
+  struct Workspace final : Base::Workspace {
+    MutImages field_h, field_v;  ///< horizontal and vertical components
+    Kokkos::View<double*, typename ExecSpace::memory_space> sums;
+  };
+  std::unique_ptr<typename Base::Workspace> make_workspace() const override {
+    return std::make_unique<Workspace>();
   }
 
-  void gradient(const ExecSpace& space, const ConstImages& x, const MutImages& g) override {
-    this->check_images("gradient", x);
-    require_same_shape("bilevel::tv::gradient", x, g);
+ protected:
+  void evaluate(const ExecSpace& space, const ConstImages& x, const Sums& out, const MutImages& g,
+                const Selection&, typename Base::Workspace& ws) const override {
     const Shape s = shape_of(x);
-    ensure_fields(s);
-    const auto ph = m_ph, pv = m_pv;
-    const double nu2 = m_nu * m_nu;
+    const double alpha = m_alpha, nu2 = m_nu * m_nu;
+    if (out.data() != nullptr)
+      impl::sample_sums(
+          "bilevel::tv::energy", space, s,
+          KOKKOS_LAMBDA(int n, int c, int i, int j) {
+            double dh, dv;
+            impl::forward_differences(x, n, c, i, j, s.h, s.w, dh, dv);
+            return alpha * math::sqrt(dh * dh + dv * dv + nu2);
+          },
+          out);
+    if (g.data() == nullptr) return;
+    auto& w = fields(ws, s);
+    const auto ph = w.field_h, pv = w.field_v;
     impl::for_each_pixel(
         "bilevel::tv::normalised_gradient", space, s,
         KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
@@ -95,17 +101,14 @@ class SmoothedTV final : public Regularizer<Scalar, ExecSpace> {
           ph(n, c, i, j) = Scalar(dh / r);
           pv(n, c, i, j) = Scalar(dv / r);
         });
-    apply_difference_adjoint(space, g);
+    apply_difference_adjoint(space, w, g);
   }
 
-  void hessian_vector_product(const ExecSpace& space, const ConstImages& x, const ConstImages& v,
-                              const MutImages& hv) override {
-    this->check_images("hessian_vector_product", x);
-    require_same_shape("bilevel::tv::hessian_vector_product", x, v);
-    require_same_shape("bilevel::tv::hessian_vector_product", x, hv);
+  void apply_hessian(const ExecSpace& space, const ConstImages& x, const ConstImages& v,
+                     const MutImages& hv, typename Base::Workspace& ws) const override {
     const Shape s = shape_of(x);
-    ensure_fields(s);
-    const auto ph = m_ph, pv = m_pv;
+    auto& w = fields(ws, s);
+    const auto ph = w.field_h, pv = w.field_v;
     const double nu2 = m_nu * m_nu;
     // Hess of sqrt(|g|^2 + nu^2) in g is (I - g g^T / r^2) / r.
     impl::for_each_pixel(
@@ -119,19 +122,40 @@ class SmoothedTV final : public Regularizer<Scalar, ExecSpace> {
           ph(n, c, i, j) = Scalar((dh - gh * proj) / r);
           pv(n, c, i, j) = Scalar((dv - gv * proj) / r);
         });
-    apply_difference_adjoint(space, hv);
+    apply_difference_adjoint(space, w, hv);
   }
 
-  void mixed_product(const ExecSpace& space, const ConstImages& x, const ConstImages& q,
-                     const Params& dtheta) override {
-    this->check_images("mixed_product", x);
-    require_same_shape("bilevel::tv::mixed_product", x, q);
-    this->require_params_view("mixed_product", dtheta);
+  /// grad R = alpha D^T(D x / r): d/dlog(alpha) is itself, d/dlog(nu) turns 1/r into
+  /// -nu^2 / r^3.
+  void compute_jacobian_vector_product(const ExecSpace& space, const ConstImages& x,
+                                       const typename Base::ConstParams& t, const MutImages& out,
+                                       typename Base::Workspace& ws) const override {
+    const Shape s = shape_of(x);
+    auto& w = fields(ws, s);
+    const auto ph = w.field_h, pv = w.field_v;
+    const double nu2 = m_nu * m_nu;
+    impl::for_each_pixel(
+        "bilevel::tv::jacobian_field", space, s,
+        KOKKOS_LAMBDA(std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) {
+          double dh, dv;
+          impl::forward_differences(x, n, c, i, j, s.h, s.w, dh, dv);
+          const double r2 = dh * dh + dv * dv + nu2, r = math::sqrt(r2);
+          const double f = double(t(0)) / r - double(t(1)) * nu2 / (r2 * r);
+          ph(n, c, i, j) = Scalar(dh * f);
+          pv(n, c, i, j) = Scalar(dv * f);
+        });
+    apply_difference_adjoint(space, w, out);
+  }
+
+  void compute_mixed_product(const ExecSpace& space, const ConstImages& x, const ConstImages& q,
+                             const Params& dtheta, typename Base::Workspace& ws) const override {
+    auto& w = this->template workspace_as<Workspace>(ws);
+    if (w.sums.data() == nullptr) w.sums = decltype(w.sums)("bilevel::tv::mixed_sums", 2);
     const Shape s = shape_of(x);
     const double nu2 = m_nu * m_nu;
     // <grad R, q> = alpha sum (g . Dq) / r: d/dlog(alpha) is itself; d/dlog(nu) brings
     // d(1/r)/dnu * nu = -nu^2 / r^3.
-    const auto sums = m_sums;
+    const auto sums = w.sums;
     impl::multi_sum(
         "bilevel::tv::mixed_product", space, s, 2,
         KOKKOS_LAMBDA(int n, int c, int i, int j, double* acc) {
@@ -158,15 +182,18 @@ class SmoothedTV final : public Regularizer<Scalar, ExecSpace> {
   }
 
  private:
-  /// The vector field buffers for batches of shape s (allocated when the shape changes).
-  void ensure_fields(const Shape& s) {
-    this->ensure(m_ph, "bilevel::tv::ph", s);
-    this->ensure(m_pv, "bilevel::tv::pv", s);
+  /// The workspace with its field buffers for batches of shape s.
+  Workspace& fields(typename Base::Workspace& ws, const Shape& s) const {
+    auto& w = this->template workspace_as<Workspace>(ws);
+    this->ensure(w.field_h, "bilevel::tv::field_h", s);
+    this->ensure(w.field_v, "bilevel::tv::field_v", s);
+    return w;
   }
 
-  void apply_difference_adjoint(const ExecSpace& space, const MutImages& out) const {
+  void apply_difference_adjoint(const ExecSpace& space, const Workspace& w,
+                                const MutImages& out) const {
     const Shape s = shape_of(out);
-    const auto ph = m_ph, pv = m_pv;
+    const auto ph = w.field_h, pv = w.field_v;
     const double alpha = m_alpha;
     impl::for_each_pixel(
         "bilevel::tv::difference_adjoint", space, s,
@@ -176,8 +203,6 @@ class SmoothedTV final : public Regularizer<Scalar, ExecSpace> {
   }
 
   double m_alpha = 0, m_nu = 0;
-  MutImages m_ph, m_pv;  // the vector field D^T acts on
-  Kokkos::View<double*, typename ExecSpace::memory_space> m_sums{"bilevel::tv::mixed_sums", 2};
 };
 
 }  // namespace bilevel

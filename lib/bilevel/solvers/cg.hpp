@@ -7,6 +7,7 @@
 
 #include <bilevel/solvers/impl/batch_ops.hpp>
 #include <bilevel/solvers/lanczos.hpp>
+#include <bilevel/solvers/solver_workspace.hpp>
 #include <cmath>
 #include <type_traits>
 #include <vector>
@@ -31,7 +32,9 @@ struct LinearSolveResult {
   double gd_step = 0;         ///< the step gradient descent used
 };
 
-/// \brief Batched CG / gradient descent; owns its work buffers (allocated per batch shape).
+/// \brief Batched CG / gradient descent. Its images r, p and H p live in slots 0-2 of a
+/// SolverWorkspace, its own or the caller's (the hypergradient's, where nmAPG's y, y_prev and z
+/// sit idle while CG runs); its per-sample scalars are its own.
 template <class Scalar, class ExecSpace = DefaultExecSpace>
 class BatchedLinearSolver {
  public:
@@ -42,11 +45,7 @@ class BatchedLinearSolver {
 
   explicit BatchedLinearSolver(const LinearSolverOptions& opt = {}) : m_opt(opt) {}
   const LinearSolverOptions& options() const { return m_opt; }
-  /// Use caller-owned buffers for r, p and A p (batch-shaped, contents irrelevant) instead of
-  /// allocating them: the hypergradient lends nmAPG's idle buffers, saving three images.
-  void use_workspace(const MutImages& r, const MutImages& p, const MutImages& ap) {
-    m_r = r, m_p = p, m_ap = ap;
-  }
+  using Workspace = SolverWorkspace<Scalar, memory_space>;
 
   /// Solves apply(q) = b per sample to ||apply(q) - b|| <= delta; q holds the warm start and
   /// receives the solution. apply(space, in, out) must be symmetric positive definite. Throws
@@ -57,10 +56,16 @@ class BatchedLinearSolver {
   template <class Apply>
   LinearSolveResult solve(const ExecSpace& space, const Apply& apply, const MutImages& b,
                           const MutImages& q, double delta) {
+    return solve(space, apply, b, q, delta, m_own);
+  }
+  /// The same with r, p and H p in slots 0-2 of the caller's workspace.
+  template <class Apply>
+  LinearSolveResult solve(const ExecSpace& space, const Apply& apply, const MutImages& b,
+                          const MutImages& q, double delta, Workspace& ws) {
     require(delta > 0 && std::isfinite(delta),
             "bilevel::linear solver: tolerance must be positive, got ", delta);
     require_same_shape("bilevel::linear solver", b, q);
-    allocate(space, shape_of(b));
+    allocate(space, shape_of(b), ws);
     const bool by_cg = m_opt.kind == LinearSolverKind::conjugate_gradient;
     const ProfilingRegion region(by_cg ? "bilevel::cg" : "bilevel::gradient_descent");
     return by_cg ? cg(space, apply, b, q, delta) : gradient_descent(space, apply, b, q, delta);
@@ -186,16 +191,10 @@ class BatchedLinearSolver {
     return r;
   }
 
-  void allocate(const ExecSpace& space, const Shape& s) {
-    auto img = [&](const char* l) {
-      auto v = make_images<Scalar, memory_space>(l, s);
-      Kokkos::deep_copy(space, v, Scalar(0));
-      return v;
-    };
-    for (auto [v, l] : {std::pair<MutImages*, const char*>{&m_r, "bilevel::cg::r"},
-                        {&m_p, "bilevel::cg::p"},
-                        {&m_ap, "bilevel::cg::Ap"}})
-      if (v->data() == nullptr || shape_of(*v) != s) *v = img(l);
+  void allocate(const ExecSpace& space, const Shape& s, Workspace& ws) {
+    m_r = ws.image(space, 0, s, "bilevel::cg::r");
+    m_p = ws.image(space, 1, s, "bilevel::cg::p");
+    m_ap = ws.image(space, 2, s, "bilevel::cg::Ap");
     if (m_rr.data() != nullptr && m_rr.extent(0) == std::size_t(s.n)) return;
     auto d = [&](const char* l) { return Doubles(std::string(l), s.n); };
     m_rr = d("bilevel::cg::rr"), m_pap = d("bilevel::cg::pAp"), m_rrn = d("bilevel::cg::rr_new");
@@ -211,7 +210,8 @@ class BatchedLinearSolver {
   }
 
   LinearSolverOptions m_opt;
-  MutImages m_r, m_p, m_ap;
+  Workspace m_own;           // the images of solves not given a workspace
+  MutImages m_r, m_p, m_ap;  // the current solve's (slots 0-2 of its workspace)
   Doubles m_rr, m_pap, m_rrn;
   Coefs m_alpha, m_nalpha, m_beta, m_one;
   impl::Flags<memory_space> m_active, m_iters, m_bad, m_ids;

@@ -11,7 +11,7 @@
 ///         + (|J| + L_J eps_i) (L_g eps_i / mu + L_H eps_i (|grad g_i| + L_g eps_i) / mu^2),
 /// eps_i = ||grad h_i(x_eps)|| / mu (certified distance), delta_i the CG residual, L_g = 2.
 /// |J| (the norm of d_theta grad_x R at x_eps) is estimated by power iteration on J^T J with J t
-/// from central differences of grad_x R in theta; L_H and L_J are local secant estimates along
+/// the regularizer's exact directional derivative; L_H and L_J are local secant estimates along
 /// a random perturbation of x_eps unless set by the user. These constants are estimates, not
 /// rigorous bounds: the bound is as good as they are.
 ///
@@ -27,6 +27,7 @@
 #include <bilevel/solvers/nmapg.hpp>
 #include <chrono>
 #include <cmath>
+#include <memory>
 #include <vector>
 
 namespace bilevel {
@@ -160,7 +161,7 @@ class HypergradientSolver {
     r.mu = h.mu();
     Stopwatch clock(space);
     // Everything local first, so that the wait for the slowest rank is measured in one place.
-    const NmapgResult lower = m_nmapg.solve(space, h, x, eps);
+    const NmapgResult lower = m_nmapg.solve(space, h, x, eps, m_workspace);
     r.seconds_lower = clock.lap();
     squared_distance(space, x, clean, m_loss);
     const auto losses = impl::to_vector(m_loss);
@@ -170,9 +171,9 @@ class HypergradientSolver {
     // One Hessian for the whole solve: its curvature is computed once, and CG hands the
     // products only the samples that are still iterating.
     h.prepare_hessian(space, x);
-    const auto scratch = m_nmapg.scratch();  // idle until the next lower-level solve
-    m_linear.use_workspace(scratch[0], scratch[1], scratch[2]);
-    const LinearSolveResult linear = m_linear.solve(space, h.prepared_operator(), m_b, q, delta);
+    // CG's r, p, H p take the workspace slots of nmAPG's y, y_prev, z, idle until its next solve.
+    const LinearSolveResult linear =
+        m_linear.solve(space, h.prepared_operator(), m_b, q, delta, m_workspace);
     r.seconds_linear = clock.lap();
     r.z = Params("bilevel::hypergradient::z", reg.num_params());
     {
@@ -297,41 +298,33 @@ class HypergradientSolver {
                           const MutImages& x, const MutImages& q) {
     auto& reg = h.regularizer();
     const Shape s = shape_of(x);
-    const auto theta = reg.params_host();
-    // The estimate perturbs theta with the internal state held (CRR: no Lanczos refresh per
-    // perturbation, and J t the derivative of what the mixed product differentiates); setting
-    // theta back under the hold restores the model bit for bit, so the run's trajectory does
-    // not depend on when constants are estimated (exact resumes).
-    const bool held = reg.internal_state_held();
-    reg.hold_internal_state(true);
-    // |J| by power iteration on J^T J, J t = d/dh grad_x R_{theta + h t}(x) (central difference).
-    const auto z0 = host_normals(0x4A, theta.size());
-    std::vector<Scalar> t(z0.begin(), z0.end());
-    double jn = 0, tn = 0;
-    for (double v : z0) tn += v * v;
-    tn = std::sqrt(tn);
-    for (auto& v : t) v = Scalar(v / tn);
-    double theta_norm = 0;
-    for (Scalar v : theta) theta_norm += double(v) * double(v);
-    const double fd = (sizeof(Scalar) == 4 ? 3e-3 : 1e-5) * std::max(1.0, std::sqrt(theta_norm));
+    if (!m_workspace_of_estimate || m_estimate_model != &reg)
+      m_workspace_of_estimate = reg.make_workspace(), m_estimate_model = &reg;
+    auto& ws = *m_workspace_of_estimate;
+    // |J| by power iteration on J^T J: J t exact (forward mode), J^T (J t) the mixed product.
+    // Neither touches the model, so the run's trajectory does not depend on when constants are
+    // estimated (exact resumes), and a model shared with other callers is left alone.
+    if (m_direction.extent(0) != std::size_t(reg.num_params()))
+      m_direction = Params("bilevel::hypergradient::direction", reg.num_params());
+    auto t = Kokkos::create_mirror_view(m_direction);
+    {
+      const auto z0 = host_normals(0x4A, t.extent(0));
+      double tn = 0;
+      for (double v : z0) tn += v * v;
+      tn = std::sqrt(tn);
+      for (std::size_t k = 0; k < t.extent(0); ++k) t(k) = Scalar(z0[k] / tn);
+    }
+    double jn = 0;
     for (int it = 0; it < m_opt.jacobian_power_iterations; ++it) {
-      std::vector<Scalar> th(theta);
-      for (std::size_t k = 0; k < th.size(); ++k) th[k] = theta[k] + Scalar(fd) * t[k];
-      reg.set_params(space, th);
-      reg.gradient(space, x, m_t1);
-      for (std::size_t k = 0; k < th.size(); ++k) th[k] = theta[k] - Scalar(fd) * t[k];
-      reg.set_params(space, th);
-      reg.gradient(space, x, m_t2);
-      reg.set_params(space, theta);
-      axpby(space, Scalar(-0.5 / fd), m_t2, Scalar(0.5 / fd), m_t1);  // J t
-      batch_mixed_product(space, reg, x, m_t1, m_p1);                 // J^T J t
+      Kokkos::deep_copy(space, m_direction, t);
+      reg.jacobian_vector_product(space, x, m_direction, m_t1, ws);  // J t
+      batch_mixed_product(space, reg, x, m_t1, m_p1);                // J^T J t
       auto hp = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_p1);
       double n2 = 0;
       for (std::size_t k = 0; k < hp.extent(0); ++k) n2 += double(hp(k)) * double(hp(k));
       jn = std::sqrt(std::sqrt(n2));  // |J^T J t| -> |J|^2 for the top singular vector
-      for (std::size_t k = 0; k < t.size(); ++k) t[k] = Scalar(hp(k) / std::sqrt(n2));
+      for (std::size_t k = 0; k < t.extent(0); ++k) t(k) = Scalar(hp(k) / std::sqrt(n2));
     }
-    reg.hold_internal_state(held);
     // Secant estimates along a random perturbation d of x with |d_i| ~ 1e-2 |x_i|.
     const double scale = max_sample_norm(space, x);
     const double step = 1e-2 * std::max(scale, 1e-3) / std::sqrt(double(s.per_sample()));
@@ -371,10 +364,14 @@ class HypergradientSolver {
   OrderedMixedProduct<Scalar, ExecSpace> m_ordered;
   Nmapg<Scalar, ExecSpace> m_nmapg;
   BatchedLinearSolver<Scalar, ExecSpace> m_linear;
+  SolverWorkspace<Scalar, memory_space> m_workspace;  // nmAPG's and CG's images
   MutImages m_b, m_t1, m_t2, m_t3;
   BoundConstants m_constants;
   PerSample<double, memory_space> m_loss, m_norms;
-  Params m_p1, m_p2;
+  Params m_p1, m_p2, m_direction;  // m_direction: t of the |J| power iteration
+  // The estimate's own regularizer workspace, and the model it was made for.
+  std::unique_ptr<typename Regularizer<Scalar, ExecSpace>::Workspace> m_workspace_of_estimate;
+  const Regularizer<Scalar, ExecSpace>* m_estimate_model = nullptr;
 };
 
 }  // namespace bilevel

@@ -9,6 +9,7 @@
 #include <bilevel/operators/forward_operator.hpp>
 #include <bilevel/regularizers/regularizer.hpp>
 #include <cmath>
+#include <memory>
 
 namespace bilevel {
 
@@ -22,6 +23,7 @@ class LowerLevelProblem {
   using Sums = PerSample<double, memory_space>;
 
   /// The operator and regularizer are referenced, not copied: they must outlive the problem.
+  /// The problem evaluates R in its own workspace, so several problems can share one model.
   LowerLevelProblem(const ForwardOperator<Scalar, ExecSpace>& op,
                     Regularizer<Scalar, ExecSpace>& reg, const ConstImages& measurements,
                     double xi = 0.0)
@@ -34,7 +36,8 @@ class LowerLevelProblem {
         m_tmp(
             make_images<Scalar, memory_space>("bilevel::lower_level::tmp", shape_of(measurements))),
         m_sums("bilevel::lower_level::sums", measurements.extent(0)),
-        m_ridge("bilevel::lower_level::ridge", measurements.extent(0)) {
+        m_ridge("bilevel::lower_level::ridge", measurements.extent(0)),
+        m_workspace(reg.make_workspace()) {
     require(xi >= 0 && std::isfinite(xi),
             "bilevel::LowerLevelProblem: xi must be finite and >= 0, got ", xi);
     require(mu() > 0, "bilevel::LowerLevelProblem: the problem is not strongly convex (operator '",
@@ -53,7 +56,7 @@ class LowerLevelProblem {
   void value(const ExecSpace& space, const ConstImages& x, const Sums& value) {
     data_residual(space, x);
     norm2_squared(space, m_residual, value);
-    m_reg->energy(space, x, m_sums);
+    m_reg->energy(space, x, m_sums, *m_workspace);
     add_regularizer_and_ridge(space, x, value);
   }
 
@@ -84,21 +87,21 @@ class LowerLevelProblem {
   /// hv = (2 A^T A + Hess R(x) + xi I) v.
   void hessian_vector_product(const ExecSpace& space, const ConstImages& x, const ConstImages& v,
                               const MutImages& hv) {
-    m_reg->hessian_vector_product(space, x, v, hv);
+    m_reg->hessian_vector_product(space, x, v, hv, *m_workspace);
     add_data_and_ridge(space, v, hv);
   }
 
   /// Fixes x for prepared_hessian_vector_product (see Regularizer::prepare_hessian).
   void prepare_hessian(const ExecSpace& space, const ConstImages& x) {
     require_same_shape("bilevel::LowerLevelProblem::prepare_hessian", x, m_y);
-    m_reg->prepare_hessian(space, x);
+    m_reg->prepare_hessian(space, x, *m_workspace);
   }
   /// hv = Hess h(x) v at the prepared x for the selected samples; the others of hv receive finite
   /// values that callers ignore.
   void prepared_hessian_vector_product(const ExecSpace& space, const ConstImages& v,
                                        const MutImages& hv,
                                        const SampleSelection<memory_space>& sel) {
-    m_reg->prepared_hessian_vector_product(space, v, hv, sel);
+    m_reg->prepared_hessian_vector_product(space, v, hv, sel, *m_workspace);
     add_data_and_ridge(space, v, hv);
   }
 
@@ -123,7 +126,7 @@ class LowerLevelProblem {
                 const SampleSelection<memory_space>& sel) {
     data_residual(space, x);
     norm2_squared(space, m_residual, value);
-    m_reg->energy_and_gradient_selected(space, x, m_sums, g, sel);
+    m_reg->energy_and_gradient_selected(space, x, m_sums, g, sel, *m_workspace);
     add_regularizer_and_ridge(space, x, value);
     m_op->adjoint(space, m_residual, m_tmp);
     axpby(space, Scalar(2), m_tmp, Scalar(1), g);
@@ -155,6 +158,7 @@ class LowerLevelProblem {
   double m_xi;
   MutImages m_residual, m_tmp, m_gsel;  // m_gsel, m_vsel: selected evaluations' scratch
   Sums m_sums, m_ridge, m_vsel;
+  std::unique_ptr<typename Regularizer<Scalar, ExecSpace>::Workspace> m_workspace;  // R's scratch
 };
 
 }  // namespace bilevel

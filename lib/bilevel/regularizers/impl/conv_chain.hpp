@@ -4,6 +4,7 @@
 /// the CRR's multi-layer W): forward with the intermediate activations kept, the adjoint, and
 /// the backpropagation of <a, W x> to every layer's filters.
 
+#include <bilevel/core/blas1.hpp>
 #include <bilevel/regularizers/impl/filter_bank.hpp>
 #include <vector>
 
@@ -90,19 +91,73 @@ class ConvChain {
     m_layers[0].op().adjoint(space, in, out, sel);
   }
 
-  /// Adds d<top, W x>/dK_l to every layer's gradient buffer (beta = 0 overwrites, 1 adds), with
-  /// a.acts holding the forward activations of x. Uses a.back as scratch.
+  /// Gradient buffers for every layer's effective filters (a workspace's).
+  using Gradients = std::vector<Filters<Scalar, memory_space>>;
+  Gradients make_gradients() const {
+    Gradients g;
+    for (const auto& l : m_layers) g.push_back(l.make_gradient("bilevel::conv_chain::gradient"));
+    return g;
+  }
+
+  /// Adds d<top, W x>/dK_l to every layer's gradient (beta = 0 overwrites, 1 adds), with
+  /// `forward` holding the activations of x (read) and `scratch.back` the backpropagated
+  /// signals (written; `scratch` may be `forward` itself).
   void backprop_filters(const ExecSpace& space, const ConstImages& x, const ConstImages& top,
-                        Activations& a, Scalar beta) const {
+                        const Activations& forward, Activations& scratch, const Gradients& grads,
+                        Scalar beta) const {
     ConstImages signal = top;
     for (std::size_t l = depth(); l-- > 0;) {
-      const ConstImages input = l == 0 ? x : ConstImages(a.acts[l - 1]);
-      conv2d_filter_gradient(space, input, signal, m_layers[l].grad(), beta);
+      const ConstImages input = l == 0 ? x : ConstImages(forward.acts[l - 1]);
+      conv2d_filter_gradient(space, input, signal, grads[l], beta);
       if (l > 0) {
-        m_layers[l].op().adjoint(space, signal, a.back[l - 1]);
-        signal = a.back[l - 1];
+        m_layers[l].op().adjoint(space, signal, scratch.back[l - 1]);
+        signal = scratch.back[l - 1];
       }
     }
+  }
+
+  /// Directions of every layer's filters, dW_l (a workspace's, for derivatives in theta).
+  using Directions = std::vector<typename FilterBank<Scalar, ExecSpace>::Direction>;
+  /// dW_l of the direction t of theta, layer l's filters at offsets[l].
+  template <class P>
+  void set_directions(const ExecSpace& space, const P& t, const std::vector<std::int64_t>& offsets,
+                      Directions& d) const {
+    d.resize(depth());
+    for (std::size_t l = 0; l < depth(); ++l) m_layers[l].set_direction(space, t, offsets[l], d[l]);
+  }
+
+  /// Forward mode: da.acts[l] = d(W_l ... W_1) x = W_l da.acts[l-1] + dW_l a.acts[l-1] for the
+  /// directions d, with a.acts the activations of x; tmp.acts: scratch. Returns d(W x).
+  const MutImages& forward_tangent(const ExecSpace& space, const ConstImages& x,
+                                   const Activations& a, const Directions& d, Activations& da,
+                                   Activations& tmp) const {
+    ensure(da, shape_of(x), "bilevel::conv_chain::tangent");
+    ensure(tmp, shape_of(x), "bilevel::conv_chain::tangent_scratch");
+    for (std::size_t l = 0; l < depth(); ++l) {
+      d[l].op.forward(space, l == 0 ? x : ConstImages(a.acts[l - 1]), da.acts[l]);
+      if (l == 0) continue;
+      m_layers[l].op().forward(space, da.acts[l - 1], tmp.acts[l]);
+      axpby(space, Scalar(1), tmp.acts[l], Scalar(1), da.acts[l]);
+    }
+    return da.acts.back();
+  }
+
+  /// Adjoint mode of the tangent: out = W^T dy + dW^T y, with a.back holding y's
+  /// backpropagated signals (left by adjoint(y, ..., a)); db.back, tmp.back and tmp_in (an
+  /// input-shaped batch): scratch.
+  void adjoint_tangent(const ExecSpace& space, const ConstImages& y, const ConstImages& dy,
+                       const Activations& a, const Directions& d, Activations& db, Activations& tmp,
+                       const MutImages& tmp_in, const MutImages& out) const {
+    ConstImages signal = y, dsignal = dy;
+    for (std::size_t l = depth(); l-- > 1;) {
+      m_layers[l].op().adjoint(space, dsignal, db.back[l - 1]);
+      d[l].op.adjoint(space, signal, tmp.back[l - 1]);
+      axpby(space, Scalar(1), tmp.back[l - 1], Scalar(1), db.back[l - 1]);
+      signal = a.back[l - 1], dsignal = db.back[l - 1];
+    }
+    m_layers[0].op().adjoint(space, dsignal, out);
+    d[0].op.adjoint(space, signal, tmp_in);
+    axpby(space, Scalar(1), tmp_in, Scalar(1), out);
   }
 
   std::int64_t num_filter_params() const {

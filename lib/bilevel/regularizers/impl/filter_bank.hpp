@@ -24,7 +24,6 @@ class FilterBank {
         m_k(k),
         m_zero_mean(zero_mean),
         m_filters("bilevel::filters", out_channels, in_channels, k, k),
-        m_grad("bilevel::filters::grad", out_channels, in_channels, k, k),
         m_op(out_channels, in_channels, k) {}
 
   std::vector<int> shape() const { return {m_cout, m_cin, m_k, m_k}; }
@@ -32,8 +31,19 @@ class FilterBank {
 
   /// Stored filters of theta[offset, offset + size) to effective filters, packed.
   void update(const ExecSpace& space, const Params& theta, std::int64_t offset) {
-    const auto stored = stored_view(theta, offset);
-    const auto f = m_filters;
+    effective_filters(space, theta, offset, m_filters);
+    m_op.set_filters(space, m_filters);
+  }
+
+  /// The effective filters of the slice theta[offset, offset + size) into `out`: the stored
+  /// ones minus their mean (zero-mean banks), or as stored. Linear, so a direction t of theta
+  /// maps to the direction of the effective filters the same way.
+  template <class P>
+  void effective_filters(const ExecSpace& space, const P& theta, std::int64_t offset,
+                         const Filters<Scalar, memory_space>& out) const {
+    const Filters<const Scalar, memory_space> stored(theta.data() + offset, m_cout, m_cin, m_k,
+                                                     m_k);
+    const auto f = out;
     const int per = m_cin * m_k * m_k;
     const bool zm = m_zero_mean;
     Kokkos::parallel_for(
@@ -48,14 +58,37 @@ class FilterBank {
           Scalar* e = &f(o, 0, 0, 0);
           for (int t = 0; t < per; ++t) e[t] = Scalar(w[t] - mean);
         });
-    m_op.set_filters(space, m_filters);
   }
 
-  /// dtheta[offset ...] = beta * dtheta + chain rule of m_grad (the gradient w.r.t. the effective
-  /// filters) through the zero-mean projection (which is symmetric: subtract the mean again).
-  void store_gradient(const ExecSpace& space, const Params& dtheta, std::int64_t offset) const {
+  /// \brief A direction of the layer's filters, packed for convolutions: dW of a direction t
+  /// of theta (a workspace's, for derivatives in theta).
+  struct Direction {
+    Filters<Scalar, memory_space> filters;
+    Conv2dOperator<Scalar, ExecSpace> op;
+  };
+  /// dW for the direction t (a parameter-length View; this layer's slice at `offset`).
+  template <class P>
+  void set_direction(const ExecSpace& space, const P& t, std::int64_t offset, Direction& d) const {
+    if (d.filters.data() == nullptr) {
+      d.filters = make_gradient("bilevel::filters::direction");
+      d.op = Conv2dOperator<Scalar, ExecSpace>(m_cout, m_cin, m_k);
+    }
+    effective_filters(space, t, offset, d.filters);
+    d.op.set_filters(space, d.filters);
+  }
+
+  /// A gradient buffer for the effective filters (a workspace's, filled with
+  /// conv2d_filter_gradient).
+  Filters<Scalar, memory_space> make_gradient(const char* label) const {
+    return Filters<Scalar, memory_space>(std::string(label), m_cout, m_cin, m_k, m_k);
+  }
+
+  /// dtheta[offset ...] = the chain rule of `grad` (the gradient w.r.t. the effective filters)
+  /// through the zero-mean projection (which is symmetric: subtract the mean again).
+  void store_gradient(const ExecSpace& space, const Filters<Scalar, memory_space>& grad,
+                      const Params& dtheta, std::int64_t offset) const {
     const auto out = stored_view(dtheta, offset);
-    const auto gr = m_grad;
+    const auto gr = grad;
     const int per = m_cin * m_k * m_k;
     const bool zm = m_zero_mean;
     Kokkos::parallel_for(
@@ -105,8 +138,6 @@ class FilterBank {
   const Conv2dOperator<Scalar, ExecSpace>& op() const { return m_op; }
   /// Effective filters (after the zero-mean reparametrisation).
   const Filters<Scalar, memory_space>& filters() const { return m_filters; }
-  /// Gradient buffer w.r.t. the effective filters, filled with conv2d_filter_gradient.
-  const Filters<Scalar, memory_space>& grad() const { return m_grad; }
   int out_channels() const { return m_cout; }
   int in_channels() const { return m_cin; }
   int kernel_size() const { return m_k; }
@@ -114,7 +145,7 @@ class FilterBank {
  private:
   int m_cout = 0, m_cin = 0, m_k = 0;
   bool m_zero_mean = true;
-  Filters<Scalar, memory_space> m_filters, m_grad;
+  Filters<Scalar, memory_space> m_filters;
   Conv2dOperator<Scalar, ExecSpace> m_op;
 };
 

@@ -63,18 +63,43 @@ class SpectralNormaliser {
     require(m_sigma > 0 && std::isfinite(m_sigma),
             "bilevel::crr: the convolution operator is zero or not finite (||W v|| = ", m_sigma,
             ")");
-    ensure_view(m_top, "bilevel::crr::sigma_signal", shape_of(wv));
   }
 
   /// sigma = ||W v|| of the last update.
   double sigma() const { return m_sigma; }
 
-  /// Adds dl_dsigma * dsigma/dK_l = dl_dsigma <u, dW_l v> to every layer's gradient buffer.
-  void backprop(const ExecSpace& space, const Chain& chain, double dl_dsigma) {
+  /// The buffers backprop writes (a regularizer workspace's, so that the normaliser stays
+  /// read-only between updates).
+  struct Scratch {
+    typename Chain::Activations signals;  // backpropagated signals of the hidden layers
+    MutImages top;                        // dl_dsigma u
+    typename Chain::Activations tangent, tangent_scratch;  // d(W v) by forward mode
+    PerSample<double, memory_space> dot;                   // <W v, d(W v)>
+  };
+
+  /// dsigma = <u, dW v> for the filter directions d (the tangent of sigma = ||W v|| at the
+  /// model's v); fences.
+  double tangent(const ExecSpace& space, const Chain& chain, const typename Chain::Directions& d,
+                 Scratch& scratch) const {
+    const auto& dwv =
+        chain.forward_tangent(space, m_v, m_av, d, scratch.tangent, scratch.tangent_scratch);
+    if (scratch.dot.data() == nullptr)
+      scratch.dot = PerSample<double, memory_space>("bilevel::crr::sigma_tangent", 1);
+    bilevel::dot(space, m_av.acts.back(), dwv, scratch.dot);
+    auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), scratch.dot);
+    return h(0) / m_sigma;
+  }
+
+  /// Adds dl_dsigma * dsigma/dK_l = dl_dsigma <u, dW_l v> to every layer's gradient.
+  void backprop(const ExecSpace& space, const Chain& chain, double dl_dsigma,
+                const typename Chain::Gradients& grads, Scratch& scratch) const {
     // u = W v / sigma is the last activation of v.
-    Kokkos::deep_copy(space, m_top, m_av.acts.back());
-    axpby(space, Scalar(0), m_top, Scalar(dl_dsigma / m_sigma), m_top);
-    chain.backprop_filters(space, m_v, m_top, m_av, Scalar(1));
+    const auto& wv = m_av.acts.back();
+    chain.ensure(scratch.signals, m_domain, "bilevel::crr::sigma_signals");
+    ensure_view(scratch.top, "bilevel::crr::sigma_signal", shape_of(wv));
+    Kokkos::deep_copy(space, scratch.top, wv);
+    axpby(space, Scalar(0), scratch.top, Scalar(dl_dsigma / m_sigma), scratch.top);
+    chain.backprop_filters(space, m_v, scratch.top, m_av, scratch.signals, grads, Scalar(1));
   }
 
   /// Forgets v: the next update starts Lanczos from the fixed pseudo-random vector.
@@ -131,7 +156,7 @@ class SpectralNormaliser {
   int m_max_applications;
   PerSample<double, memory_space> m_dot;
   typename Chain::Activations m_av;  // activations of v; Lanczos' scratch
-  MutImages m_v, m_v_start, m_top;
+  MutImages m_v, m_v_start;
   std::unique_ptr<Lanczos<Scalar, ExecSpace>> m_lanczos;
   EigenResult m_result;
   double m_sigma = 1;

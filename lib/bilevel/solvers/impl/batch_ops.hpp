@@ -51,6 +51,29 @@ void masked_lincomb(const ExecSpace& space, const Flags<typename ExecSpace::memo
                  MaskedLincombRows<Scalar, Mem, decltype(xr)>{mask, a, b, c, xr, yr, zr, outr});
 }
 
+/// Rows of out = x for the samples with mask(s) != 0.
+template <class Scalar, class Mem, class R>
+struct MaskedCopyRows {
+  Flags<Mem> mask;
+  R x, out;
+  using Row = typename MaskedLincombRows<Scalar, Mem, R>::Row;
+  KOKKOS_INLINE_FUNCTION Row row(int s) const {
+    return Row{mask(s) != 0, Scalar(1), Scalar(0), Scalar(0),
+               &x(s, 0),     &x(s, 0),  &x(s, 0),  &out(s, 0)};
+  }
+};
+
+/// out_s = x_s for the samples with mask(s) != 0; the others untouched.
+template <class ExecSpace, class V>
+void masked_copy(const ExecSpace& space, const Flags<typename ExecSpace::memory_space>& mask,
+                 const V& x, const V& out) {
+  using Scalar = typename V::non_const_value_type;
+  const auto xr = as_rows(x), outr = as_rows(out);
+  per_sample_for(
+      "bilevel::solver::masked_copy", space, SampleBlocks<ExecSpace>(shape_of(out)),
+      MaskedCopyRows<Scalar, typename ExecSpace::memory_space, decltype(xr)>{mask, xr, outr});
+}
+
 template <class R>
 struct DiffDotRows {
   R a, b, c, d;
