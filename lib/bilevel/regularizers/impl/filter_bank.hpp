@@ -41,23 +41,7 @@ class FilterBank {
   template <class P>
   void effective_filters(const ExecSpace& space, const P& theta, std::int64_t offset,
                          const Filters<Scalar, memory_space>& out) const {
-    const Filters<const Scalar, memory_space> stored(theta.data() + offset, m_cout, m_cin, m_k,
-                                                     m_k);
-    const auto f = out;
-    const int per = m_cin * m_k * m_k;
-    const bool zm = m_zero_mean;
-    Kokkos::parallel_for(
-        "bilevel::filters::effective", Kokkos::RangePolicy<ExecSpace>(space, 0, m_cout),
-        KOKKOS_LAMBDA(int o) {
-          const Scalar* w = &stored(o, 0, 0, 0);
-          double mean = 0;
-          if (zm) {
-            for (int t = 0; t < per; ++t) mean += w[t];
-            mean /= per;
-          }
-          Scalar* e = &f(o, 0, 0, 0);
-          for (int t = 0; t < per; ++t) e[t] = Scalar(w[t] - mean);
-        });
+    zero_mean_projection("bilevel::filters::effective", space, theta.data() + offset, out.data());
   }
 
   /// \brief A direction of the layer's filters, packed for convolutions: dW of a direction t
@@ -87,22 +71,8 @@ class FilterBank {
   /// through the zero-mean projection (which is symmetric: subtract the mean again).
   void store_gradient(const ExecSpace& space, const Filters<Scalar, memory_space>& grad,
                       const Params& dtheta, std::int64_t offset) const {
-    const auto out = stored_view(dtheta, offset);
-    const auto gr = grad;
-    const int per = m_cin * m_k * m_k;
-    const bool zm = m_zero_mean;
-    Kokkos::parallel_for(
-        "bilevel::filters::store_gradient", Kokkos::RangePolicy<ExecSpace>(space, 0, m_cout),
-        KOKKOS_LAMBDA(int o) {
-          const Scalar* g = &gr(o, 0, 0, 0);
-          double mean = 0;
-          if (zm) {
-            for (int t = 0; t < per; ++t) mean += g[t];
-            mean /= per;
-          }
-          Scalar* d = &out(o, 0, 0, 0);
-          for (int t = 0; t < per; ++t) d[t] = Scalar(g[t] - mean);
-        });
+    zero_mean_projection("bilevel::filters::store_gradient", space, grad.data(),
+                         dtheta.data() + offset);
   }
 
   /// Xavier-normal initial filters (std sqrt(2 / (fan_in + fan_out))) into theta, each made
@@ -143,6 +113,27 @@ class FilterBank {
   int kernel_size() const { return m_k; }
 
  private:
+  /// out = in less each filter's mean over (Cin, k, k) for zero-mean banks, else a copy (both
+  /// are m_cout x m_cin x k x k arrays in device memory).
+  void zero_mean_projection(const char* label, const ExecSpace& space, const Scalar* in,
+                            Scalar* out) const {
+    const Filters<const Scalar, memory_space> src(in, m_cout, m_cin, m_k, m_k);
+    const Filters<Scalar, memory_space> dst(out, m_cout, m_cin, m_k, m_k);
+    const int per = m_cin * m_k * m_k;
+    const bool zm = m_zero_mean;
+    Kokkos::parallel_for(
+        label, Kokkos::RangePolicy<ExecSpace>(space, 0, m_cout), KOKKOS_LAMBDA(int o) {
+          const Scalar* w = &src(o, 0, 0, 0);
+          double mean = 0;
+          if (zm) {
+            for (int t = 0; t < per; ++t) mean += w[t];
+            mean /= per;
+          }
+          Scalar* e = &dst(o, 0, 0, 0);
+          for (int t = 0; t < per; ++t) e[t] = Scalar(w[t] - mean);
+        });
+  }
+
   int m_cout = 0, m_cin = 0, m_k = 0;
   bool m_zero_mean = true;
   Filters<Scalar, memory_space> m_filters;
