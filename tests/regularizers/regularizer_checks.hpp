@@ -99,15 +99,21 @@ inline void check_hvp_symmetry(Reg& r, const Images<double>& x, double tol) {
   EXPECT_LT(rel(a, b), tol) << r.name() << " HVP symmetry: " << a << " vs " << b;
 }
 
+/// A seeded standard normal direction in parameter space.
+inline std::vector<double> random_direction(std::size_t n, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<double> nd;
+  std::vector<double> e(n);
+  for (auto& v : e) v = nd(gen);
+  return e;
+}
+
 /// Mixed product: d/dt <grad R_{theta + t e}(x), q> at 0 equals <mixed(x, q), e>.
 inline void check_mixed(Reg& r, const Images<double>& x, double h, double tol) {
   const Shape s = shape_of(x);
   auto q = random_images<double>(s, 105, -1, 1);
   const auto theta = r.params_host();
-  std::mt19937 gen(106);
-  std::normal_distribution<double> nd;
-  std::vector<double> e(theta.size());
-  for (auto& v : e) v = nd(gen);
+  const auto e = random_direction(theta.size(), 106);
   Reg::Params dtheta("dtheta", r.num_params());
   r.mixed_product(DefaultExecSpace(), x, q, dtheta);
   auto hd = host_copy(dtheta);
@@ -133,10 +139,7 @@ inline void check_jacobian_vector_product(Reg& r, const Images<double>& x, doubl
   const Shape s = shape_of(x);
   auto q = random_images<double>(s, 107, -1, 1);
   const auto theta = r.params_host();
-  std::mt19937 gen(108);
-  std::normal_distribution<double> nd;
-  std::vector<double> e(theta.size());
-  for (auto& v : e) v = nd(gen);
+  const auto e = random_direction(theta.size(), 108);
   Reg::Params t("t", r.num_params());
   {
     auto ht = Kokkos::create_mirror_view(t);
