@@ -121,7 +121,14 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
     const auto wx = m_chain.forward(space, x, w.x_path, nullptr, sel);
     const auto d = m_scale;
     const auto psi = m_potential;
-    if (out.data() != nullptr)
+    if (out.data() != nullptr && sel.all)  // no test in the loop: it stays vectorised
+      impl::sample_sums(
+          "bilevel::crr::energy", space, shape_of(wx),
+          KOKKOS_LAMBDA(int n, int c, int i, int j) {
+            return double(psi.value(d(c) * wx(n, c, i, j)));
+          },
+          out);
+    else if (out.data() != nullptr)
       impl::sample_sums(
           "bilevel::crr::energy", space, shape_of(wx),
           KOKKOS_LAMBDA(int n, int c, int i, int j) {
