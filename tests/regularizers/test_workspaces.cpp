@@ -61,8 +61,7 @@ TEST_P(Workspaces, InterleavedCallersKeepTheirBits) {
     reg->energy_and_gradient(space, x, e, g, *ws);
     reg->hessian_vector_product(space, x, v, hv, *ws);
     reg->prepare_hessian(space, x, *ws);
-    reg->prepared_hessian_vector_product(space, v, prepared,
-                                         SampleSelection<Kokkos::HostSpace>::every(s.n), *ws);
+    reg->prepared_hessian_vector_product(space, v, prepared, Reg::Selection::every(s.n), *ws);
     reg->mixed_product(space, x, v, dtheta, *ws);
   };
   Images<double> ga, hva, pa, gb, hvb, pb;
@@ -81,12 +80,10 @@ TEST_P(Workspaces, InterleavedCallersKeepTheirBits) {
   reg->prepare_hessian(space, xa, *wa);
   reg->energy_and_gradient(space, xb, e2, g2, *wb);
   reg->prepare_hessian(space, xb, *wb);
-  reg->prepared_hessian_vector_product(space, va, p1,
-                                       SampleSelection<Kokkos::HostSpace>::every(sa.n), *wa);
+  reg->prepared_hessian_vector_product(space, va, p1, Reg::Selection::every(sa.n), *wa);
   reg->mixed_product(space, xb, vb, d2, *wb);
   reg->energy_and_gradient(space, xa, e1, g1, *wa);
-  reg->prepared_hessian_vector_product(space, vb, p2,
-                                       SampleSelection<Kokkos::HostSpace>::every(sb.n), *wb);
+  reg->prepared_hessian_vector_product(space, vb, p2, Reg::Selection::every(sb.n), *wb);
   reg->hessian_vector_product(space, xb, vb, hv2, *wb);
   reg->mixed_product(space, xa, va, d1, *wa);
   reg->hessian_vector_product(space, xa, va, hv1, *wa);

@@ -58,7 +58,7 @@ class QuadraticRegularizer final : public Regularizer<double> {
     Kokkos::deep_copy(xhat, hx);
   }
 
- protected:
+ public:  // kernels inside: nvcc requires the enclosing functions to be public
   void evaluate(const DefaultExecSpace&, const ConstImages& x, const Sums& out, const MutImages& g,
                 const Selection&, Workspace&) const override {
     if (out.data() != nullptr) energy_of(x, out);

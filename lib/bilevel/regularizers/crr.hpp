@@ -114,7 +114,9 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
     return std::make_unique<Workspace>();
   }
 
- protected:
+  // The hooks below launch kernels, and nvcc requires a function that encloses an extended
+  // lambda to be public: callers use the checked public calls of the base class instead.
+ public:
   void evaluate(const ExecSpace& space, const ConstImages& x, const Sums& out, const MutImages& g,
                 const Selection& sel, typename Base::Workspace& ws) const override {
     auto& w = this->template workspace_as<Workspace>(ws);
@@ -302,7 +304,7 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
     m_spectral.set_state(space, state);
   }
 
- protected:
+ public:  // kernels inside (see above)
   void update(const ExecSpace& space) override {
     ++m_version;
     for (std::size_t l = 0; l < m_chain.depth(); ++l)

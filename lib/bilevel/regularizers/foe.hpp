@@ -66,7 +66,9 @@ class FieldOfExperts final : public Regularizer<Scalar, ExecSpace> {
     return std::make_unique<Workspace>();
   }
 
- protected:
+  // The hooks below launch kernels, and nvcc requires a function that encloses an extended
+  // lambda to be public: callers use the checked public calls of the base class instead.
+ public:
   void evaluate(const ExecSpace& space, const ConstImages& x, const Sums& out, const MutImages& g,
                 const Selection&, typename Base::Workspace& ws) const override {
     auto& w = this->template workspace_as<Workspace>(ws);
@@ -194,7 +196,7 @@ class FieldOfExperts final : public Regularizer<Scalar, ExecSpace> {
   /// Effective (zero-mean) filters (J, C, k, k).
   const Filters<Scalar, memory_space>& filters() const { return m_bank.filters(); }
 
- protected:
+ public:  // kernels inside (see above)
   void update(const ExecSpace& space) override {
     m_bank.update(space, this->m_theta, 0);
     const auto theta = this->m_theta;

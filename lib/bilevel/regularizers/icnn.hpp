@@ -88,7 +88,9 @@ class InputConvexNet final : public Regularizer<Scalar, ExecSpace> {
     return std::make_unique<Workspace>();
   }
 
- protected:
+  // The hooks below launch kernels, and nvcc requires a function that encloses an extended
+  // lambda to be public: callers use the checked public calls of the base class instead.
+ public:
   void evaluate(const ExecSpace& space, const ConstImages& x, const Sums& out, const MutImages& g,
                 const Selection&, typename Base::Workspace& ws) const override {
     auto& w = this->template workspace_as<Workspace>(ws);
@@ -279,7 +281,7 @@ class InputConvexNet final : public Regularizer<Scalar, ExecSpace> {
  public:
   const IcnnOptions& options() const { return m_opt; }
 
- protected:
+ public:  // kernels inside (see above)
   /// W_z >= 0: clamp negative weights to zero (main paper section 4.3).
   void project(const ExecSpace& space) override {
     const auto wz = block_view(this->m_theta, "wz");
@@ -304,7 +306,6 @@ class InputConvexNet final : public Regularizer<Scalar, ExecSpace> {
         KOKKOS_LAMBDA(int c) { es(c) = math::exp(ls(c)); });
   }
 
- private:
   std::int64_t offset(const char* name) const { return this->block(name).offset; }
   Kokkos::View<Scalar*, memory_space> block_view(const Params& theta, const char* name) const {
     const auto& b = this->block(name);
@@ -350,6 +351,7 @@ class InputConvexNet final : public Regularizer<Scalar, ExecSpace> {
     m_wz.op().adjoint(space, w.g2, w.back1);
   }
 
+ private:
   IcnnOptions m_opt;
   int m_out;
   impl::FilterBank<Scalar, ExecSpace> m_wx, m_wz;

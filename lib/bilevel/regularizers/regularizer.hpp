@@ -270,6 +270,8 @@ class Regularizer {
       if (b.name == block_name) return b;
     throw Error(impl::concat("bilevel::", name(), ": no parameter block '", block_name, "'"));
   }
+
+ public:  // a kernel inside: nvcc requires the enclosing function to be public
   /// Throws naming the first non-finite entry of theta.
   void require_finite(const ExecSpace& space, const ConstParams& theta) const {
     // The first non-finite entry: a Min whose identity (the largest index) means "none".
@@ -284,6 +286,8 @@ class Regularizer {
         Kokkos::Min<std::int64_t>(bad));
     require(bad >= n, "bilevel::", name(), "::set_params: parameter ", bad, " is not finite");
   }
+
+ protected:
   /// Enforces the constraints on theta in place (default: none).
   virtual void project(const ExecSpace&) {}
   /// Recomputes what depends on theta (effective filters, normalisation, packing).

@@ -75,7 +75,9 @@ class SmoothedTV final : public Regularizer<Scalar, ExecSpace> {
     return std::make_unique<Workspace>();
   }
 
- protected:
+  // The hooks below launch kernels, and nvcc requires a function that encloses an extended
+  // lambda to be public: callers use the checked public calls of the base class instead.
+ public:
   void evaluate(const ExecSpace& space, const ConstImages& x, const Sums& out, const MutImages& g,
                 const Selection&, typename Base::Workspace& ws) const override {
     const Shape s = shape_of(x);
@@ -174,14 +176,13 @@ class SmoothedTV final : public Regularizer<Scalar, ExecSpace> {
         KOKKOS_LAMBDA(int k) { dtheta(k) = Scalar(alpha * sums(k)); });
   }
 
- protected:
+ public:  // kernels inside (see above)
   void update(const ExecSpace&) override {
     const auto theta = this->params_host();
     m_alpha = std::exp(double(theta[0]));
     m_nu = std::exp(double(theta[1]));
   }
 
- private:
   /// The workspace with its field buffers for batches of shape s.
   Workspace& fields(typename Base::Workspace& ws, const Shape& s) const {
     auto& w = this->template workspace_as<Workspace>(ws);
@@ -202,6 +203,7 @@ class SmoothedTV final : public Regularizer<Scalar, ExecSpace> {
         });
   }
 
+ private:
   double m_alpha = 0, m_nu = 0;
 };
 

@@ -112,7 +112,7 @@ class FilterBank {
   int in_channels() const { return m_cin; }
   int kernel_size() const { return m_k; }
 
- private:
+  /// (Public: nvcc requires a function that encloses an extended lambda to be public.)
   /// out = in less each filter's mean over (Cin, k, k) for zero-mean banks, else a copy (both
   /// are m_cout x m_cin x k x k arrays in device memory).
   void zero_mean_projection(const char* label, const ExecSpace& space, const Scalar* in,
@@ -134,6 +134,7 @@ class FilterBank {
         });
   }
 
+ private:
   int m_cout = 0, m_cin = 0, m_k = 0;
   bool m_zero_mean = true;
   Filters<Scalar, memory_space> m_filters;
