@@ -64,7 +64,7 @@ class MaskOperator final : public ForwardOperator<Scalar, ExecSpace> {
   /// The mask (N, 1, H, W).
   const MutImages& mask() const { return m_mask; }
 
- private:
+ public:  // a kernel inside: nvcc requires the enclosing function to be public
   void multiply(const ExecSpace& space, const ConstImages& in, const MutImages& out,
                 const char* where) const {
     require_same_shape(where, in, out);
@@ -84,6 +84,7 @@ class MaskOperator final : public ForwardOperator<Scalar, ExecSpace> {
         });
   }
 
+ private:
   MutImages m_mask;
 };
 

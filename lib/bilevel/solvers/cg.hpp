@@ -71,7 +71,7 @@ class BatchedLinearSolver {
     return by_cg ? cg(space, apply, b, q, delta) : gradient_descent(space, apply, b, q, delta);
   }
 
- private:
+ public:  // kernels inside: nvcc requires the enclosing functions to be public
   template <class Apply>
   LinearSolveResult cg(const ExecSpace& space, const Apply& apply, const MutImages& b,
                        const MutImages& q, double delta) {
@@ -156,6 +156,7 @@ class BatchedLinearSolver {
     return r;
   }
 
+ private:
   /// apply(space, in, out, sel) when the operator takes a selection (its unselected outputs are
   /// ignored: their alpha and beta are zero), else apply(space, in, out) on every sample.
   template <class Apply>

@@ -228,12 +228,21 @@ class HypergradientSolver {
     }
   }
 
+ public:  // kernels inside: nvcc requires the enclosing functions to be public
+  /// v = f v.
   static void axpby_params(const ExecSpace& space, const Params& v, double f) {
     Kokkos::parallel_for(
         "bilevel::hypergradient::scale", Kokkos::RangePolicy<ExecSpace>(space, 0, v.extent(0)),
         KOKKOS_LAMBDA(std::int64_t k) { v(k) = Scalar(f * v(k)); });
   }
+  /// v -= w.
+  static void subtract_params(const ExecSpace& space, const Params& v, const Params& w) {
+    Kokkos::parallel_for(
+        "bilevel::hypergradient::difference", Kokkos::RangePolicy<ExecSpace>(space, 0, v.extent(0)),
+        KOKKOS_LAMBDA(std::int64_t k) { v(k) -= w(k); });
+  }
 
+ private:
   bool ordered() const { return m_comm.distributed() || m_opt.ordered_sample_sum; }
 
   double params_norm(const ExecSpace& space, const Params& v) const {
@@ -346,11 +355,7 @@ class HypergradientSolver {
     if (lj < 0) {  // |J(x + d)^T q - J(x)^T q| / (|d| |q|)
       batch_mixed_product(space, reg, m_t3, q, m_p1);
       batch_mixed_product(space, reg, x, q, m_p2);
-      const auto p1 = m_p1, p2 = m_p2;
-      Kokkos::parallel_for(
-          "bilevel::hypergradient::difference",
-          Kokkos::RangePolicy<ExecSpace>(space, 0, p1.extent(0)),
-          KOKKOS_LAMBDA(std::int64_t k) { p1(k) -= p2(k); });
+      subtract_params(space, m_p1, m_p2);
       const double qn = max_sample_norm(space, q);
       lj = qn > 0 ? params_norm(space, m_p1) / (qn * dn) : 0;
     }

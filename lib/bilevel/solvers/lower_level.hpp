@@ -143,6 +143,8 @@ class LowerLevelProblem {
     m_op->apply(space, x, m_residual);
     axpby(space, Scalar(-1), m_y, Scalar(1), m_residual);
   }
+
+ public:  // a kernel inside: nvcc requires the enclosing function to be public
   void add_regularizer_and_ridge(const ExecSpace& space, const ConstImages& x, const Sums& value) {
     const auto r = m_sums;
     if (m_xi > 0) norm2_squared(space, x, m_ridge);
@@ -152,6 +154,8 @@ class LowerLevelProblem {
         "bilevel::lower_level::total", Kokkos::RangePolicy<ExecSpace>(space, 0, value.extent(0)),
         KOKKOS_LAMBDA(int s) { value(s) += r(s) + (half_xi > 0 ? half_xi * ridge(s) : 0.0); });
   }
+
+ private:
   const ForwardOperator<Scalar, ExecSpace>* m_op;
   Regularizer<Scalar, ExecSpace>* m_reg;
   ConstImages m_y;
