@@ -12,6 +12,7 @@
 
 #include <bilevel/conv/impl/conv2d_direct.hpp>
 #include <bilevel/core/views.hpp>
+#include <type_traits>
 
 namespace bilevel {
 
@@ -131,10 +132,20 @@ void launch_filter_grad(const ExecSpace& space, const X& x, const G& g, const DW
   using CG = typename G::const_type;
   const int cout = int(dw.extent(0)), cin = int(dw.extent(1)), k = int(dw.extent(2));
   if constexpr (is_host_space_v<ExecSpace>) {
-    Conv2dFilterGradHost<ExecSpace, K, CX, CG, DW> f{
-        x, g, dw, beta, int(x.extent(0)), cin, int(x.extent(2)), int(x.extent(3)), k};
-    Kokkos::parallel_for("bilevel::conv::filter_gradient",
-                         Kokkos::RangePolicy<ExecSpace>(space, 0, cout * cin * k), f);
+    // Output channels in blocks of 4 (the CRR's 4, 8 and 64), else 2 (FoE's 10), else one.
+    const auto run = [&](auto block) {
+      constexpr int OB = decltype(block)::value;
+      Conv2dFilterGradHost<ExecSpace, K, OB, CX, CG, DW> f{
+          x, g, dw, beta, int(x.extent(0)), cin, int(x.extent(2)), int(x.extent(3)), k};
+      Kokkos::parallel_for("bilevel::conv::filter_gradient",
+                           Kokkos::RangePolicy<ExecSpace>(space, 0, cout / OB * cin * k), f);
+    };
+    if (cout % 4 == 0)
+      run(std::integral_constant<int, 4>());
+    else if (cout % 2 == 0)
+      run(std::integral_constant<int, 2>());
+    else
+      run(std::integral_constant<int, 1>());
   } else {
     Conv2dFilterGradTeam<ExecSpace, CX, CG, DW> f{
         x, g, dw, beta, int(x.extent(0)), cin, int(x.extent(2)), int(x.extent(3)), k};

@@ -10,6 +10,7 @@
 /// local array with zeros outside the image, so the FMA loops are branch-free and fully unrolled
 /// (k is a template parameter for 3, 5, 7; other odd sizes up to 15 use a runtime-k variant).
 
+#include <bilevel/core/host_lanes.hpp>
 #include <bilevel/core/kokkos_compat.hpp>
 #include <bilevel/core/sample_selection.hpp>
 #include <cstdint>
@@ -147,18 +148,25 @@ struct Conv2dDirect {
   }
 };
 
-/// Host filter gradient: one item per (o, c, a) computes dW(o, c, a, 0..k-1). For a row pair
-/// (g row i, x row i + a - r) each tap b is a dot product of two contiguous ranges shifted by
-/// d = b - r, over the columns where both exist: no padding, no copies, and the main loop runs
-/// in JT independent lanes (vectorised; fixed order, so deterministic). Sums are accumulated in
-/// double, as every other reduction of the library (the products of floats are exact there).
-template <class ExecSpace, int K, class X, class G, class DW>
+/// Host filter gradient: one item per (block of OB output channels, c, a) computes dW(o, c, a,
+/// 0..k-1) for the block's OB channels. For each row pair (g rows i of the OB channels, x row
+/// i + a - r) the x row is copied once into a zero-padded window; then every vector of V columns
+/// loads the k shifted x vectors and the OB g vectors once and feeds OB x k accumulator vectors
+/// held in registers (Lanes): OB k FMAs per OB + k loads, where one tap at a time did one FMA per
+/// two loads. Products are summed in Scalar over at most kFlush vectors per lane (16 rows of a
+/// 64-pixel row), then added in double; columns past the last full vector are summed in double
+/// one by one. Fixed order per item, so the result does not depend on the thread count.
+template <class ExecSpace, int K, int OB, class X, class G, class DW>
 struct Conv2dFilterGradHost {
   using Scalar = typename DW::non_const_value_type;
-  static constexpr int JT = int(32 / sizeof(Scalar));
-  X x;    // (N, Cin, H, W)
-  G g;    // (N, Cout, H, W)
-  DW dw;  // (Cout, Cin, k, k)
+  using L = Lanes<Scalar>;
+  static constexpr int V = L::size;
+  static constexpr int KW = K > 0 ? K : kMaxConvKernel;
+  static constexpr int kSegment = 8 * V;  // columns per zero-padded window
+  static constexpr int kFlush = 64;       // vectors summed per lane before the double sum
+  X x;                                    // (N, Cin, H, W)
+  G g;                                    // (N, Cout, H, W)
+  DW dw;                                  // (Cout, Cin, k, k)
   Scalar beta;
   int n, cin, h, wd, k;
 
@@ -167,36 +175,57 @@ struct Conv2dFilterGradHost {
     const int a = int(item % kk);
     item /= kk;
     const int c = int(item % cin);
-    const int o = int(item / cin);
-    constexpr int KW = K > 0 ? K : kMaxConvKernel;
-    double acc[KW][JT];
-    for (int b = 0; b < KW; ++b)
-      for (int jj = 0; jj < JT; ++jj) acc[b][jj] = 0;
+    const int o0 = int(item / cin) * OB;
+    double sums[OB][KW], edge[OB][KW];
+    L acc[OB][KW];
+    for (int q = 0; q < OB; ++q)
+      for (int b = 0; b < KW; ++b) {
+        sums[q][b] = edge[q][b] = 0;
+        acc[q][b] = L::zero();
+      }
+    int pending = 0;  // vectors summed into acc per lane since the last flush
+    Scalar win[kSegment + KW - 1];
     for (int s = 0; s < n; ++s) {
       for (int i = 0; i < h; ++i) {
         const int ii = i + a - rr;
         if (ii < 0 || ii >= h) continue;
-        const Scalar* grow = &g(s, o, i, 0);
         const Scalar* xrow = &x(s, c, ii, 0);
-        for (int b = 0; b < kk; ++b) {
-          const int d = b - rr;
-          const int jlo = d < 0 ? -d : 0, jhi = d > 0 ? wd - d : wd;
-          int j = jlo;
-          for (; j + JT <= jhi; j += JT) {
-            BILEVEL_SIMD
-            for (int jj = 0; jj < JT; ++jj)
-              acc[b][jj] += double(grow[j + jj]) * double(xrow[j + jj + d]);
+        const Scalar* grow[OB];
+        for (int q = 0; q < OB; ++q) grow[q] = &g(s, o0 + q, i, 0);
+        for (int j0 = 0; j0 < wd; j0 += kSegment) {
+          const int len = wd - j0 < kSegment ? wd - j0 : kSegment;
+          const int full = len - len % V;
+          if (pending + full / V > kFlush) {
+            for (int q = 0; q < OB; ++q)
+              for (int b = 0; b < kk; ++b) {
+                sums[q][b] += acc[q][b].sum();
+                acc[q][b] = L::zero();
+              }
+            pending = 0;
           }
-          for (int jj = 0; j < jhi; ++j, ++jj) acc[b][jj] += double(grow[j]) * double(xrow[j + d]);
+          pending += full / V;
+          load_window<kSegment + KW - 1>(win, xrow, j0 - rr, len + kk - 1, wd);
+          for (int j = 0; j < full; j += V) {
+            L xs[KW];
+            for (int b = 0; b < kk; ++b) xs[b] = L::load(win + j + b);
+            for (int q = 0; q < OB; ++q) {
+              const L gq = L::load(grow[q] + j0 + j);
+              for (int b = 0; b < kk; ++b) acc[q][b].fma(gq, xs[b]);
+            }
+          }
+          for (int j = full; j < len; ++j)
+            for (int q = 0; q < OB; ++q)
+              for (int b = 0; b < kk; ++b)
+                edge[q][b] += double(grow[q][j0 + j]) * double(win[j + b]);
         }
       }
     }
-    for (int b = 0; b < kk; ++b) {
-      double sum = 0;
-      for (int jj = 0; jj < JT; ++jj) sum += acc[b][jj];
-      dw(o, c, a, b) =
-          Scalar(beta == Scalar(0) ? sum : double(beta) * double(dw(o, c, a, b)) + sum);
-    }
+    for (int q = 0; q < OB; ++q)
+      for (int b = 0; b < kk; ++b) {
+        const double sum = sums[q][b] + acc[q][b].sum() + edge[q][b];
+        Scalar& out = dw(o0 + q, c, a, b);
+        out = Scalar(beta == Scalar(0) ? sum : double(beta) * double(out) + sum);
+      }
   }
 };
 

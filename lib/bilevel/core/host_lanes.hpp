@@ -1,0 +1,60 @@
+#pragma once
+/// \file
+/// A 512-bit vector of Scalar lanes for host kernels that keep many accumulators live at once.
+///
+/// Why: GCC vectorises a loop over an array of lanes, but keeps such arrays in memory when a
+/// kernel has tens of them (each FMA then loads and stores its accumulator, and the stores
+/// bound the speed). The compilers' vector extension (GCC, Clang; nvcc and hipcc hand host code
+/// to them) is a value type that lives in a register. Elsewhere, and in device passes, Lanes is
+/// a plain array with the same operations.
+
+#include <bilevel/core/kokkos_compat.hpp>
+
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(__CUDA_ARCH__) && \
+    !defined(__HIP_DEVICE_COMPILE__) && !defined(__SYCL_DEVICE_ONLY__)
+#define BILEVEL_HOST_VECTOR_EXTENSION 1
+#endif
+
+namespace bilevel::impl {
+
+template <class Scalar>
+struct Lanes {
+  static constexpr int size = int(64 / sizeof(Scalar));
+#ifdef BILEVEL_HOST_VECTOR_EXTENSION
+  typedef Scalar vector __attribute__((vector_size(64)));
+  vector v;
+  KOKKOS_INLINE_FUNCTION static Lanes zero() { return Lanes{vector{}}; }
+  /// size consecutive values from any address (an unaligned load).
+  KOKKOS_INLINE_FUNCTION static Lanes load(const Scalar* p) {
+    Lanes r;
+    __builtin_memcpy(&r.v, p, sizeof(vector));
+    return r;
+  }
+  /// this += a * b, lane by lane.
+  KOKKOS_INLINE_FUNCTION void fma(const Lanes& a, const Lanes& b) { v += a.v * b.v; }
+#else
+  Scalar v[size];
+  KOKKOS_INLINE_FUNCTION static Lanes zero() {
+    Lanes r;
+    for (int l = 0; l < size; ++l) r.v[l] = Scalar(0);
+    return r;
+  }
+  KOKKOS_INLINE_FUNCTION static Lanes load(const Scalar* p) {
+    Lanes r;
+    for (int l = 0; l < size; ++l) r.v[l] = p[l];
+    return r;
+  }
+  KOKKOS_INLINE_FUNCTION void fma(const Lanes& a, const Lanes& b) {
+    BILEVEL_SIMD
+    for (int l = 0; l < size; ++l) v[l] += a.v[l] * b.v[l];
+  }
+#endif
+  /// The lanes' sum in double, in lane order.
+  KOKKOS_INLINE_FUNCTION double sum() const {
+    double s = 0;
+    for (int l = 0; l < size; ++l) s += double(v[l]);
+    return s;
+  }
+};
+
+}  // namespace bilevel::impl
