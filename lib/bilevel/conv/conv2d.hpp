@@ -36,12 +36,10 @@ void check_conv(const char* where, const X& x, int x_channels, const Y& y, int y
   require(x.span_is_contiguous() && y.span_is_contiguous(), where, ": Views must be contiguous");
 }
 
-/// Output-channel blocking: as many lanes as the layer has outputs, up to 8, and 16 for float
-/// on the host: 16 accumulators of one 512-bit vector halve the weight loads per FMA (8 to 16
-/// channels: CRR 8 -> 64 forward 58 -> 77-88 GFLOP/s); in double they would spill.
+/// Output-channel blocking: as many lanes as the layer has outputs, up to 8 (on the host 8
+/// channels x 4 vectors of float pixels fill the 32 vector registers).
 template <class ExecSpace, class Scalar>
 inline int conv_block(int n_out) {
-  if (is_host_space_v<ExecSpace> && sizeof(Scalar) <= 4 && n_out >= 16) return 16;
   if (n_out >= 8) return 8;
   if (n_out >= 4) return 4;
   return n_out;  // 1, 2 or 3
@@ -53,11 +51,18 @@ using SelectionFor = SampleSelection<typename Y::memory_space>;
 template <class ExecSpace, int OB, int K, class X, class P, class Y>
 void launch_direct(const char* label, const ExecSpace& space, const X& x, const P& packed, int k,
                    const Y& y, const SelectionFor<Y>& sel) {
-  Conv2dDirect<ExecSpace, OB, K, typename X::const_type, typename P::const_type, Y> f(x, packed, k,
-                                                                                      y, sel);
-  Kokkos::parallel_for(
-      label, Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, f.items()),
-      f);
+  using CX = typename X::const_type;
+  using CP = typename P::const_type;
+  const auto run = [&](const auto& f) {
+    Kokkos::parallel_for(
+        label, Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(space, 0, f.items()),
+        f);
+  };
+  if constexpr (is_host_space_v<ExecSpace>)
+    run(Conv2dDirectHost<ExecSpace, OB, host_conv_tile_vectors<typename Y::value_type>, K, CX, CP,
+                         Y>(x, packed, k, y, sel));
+  else
+    run(Conv2dDirect<ExecSpace, OB, K, CX, CP, Y>(x, packed, k, y, sel));
 }
 
 template <class ExecSpace, int OB, class X, class P, class Y>
@@ -80,10 +85,6 @@ void dispatch_direct(const char* label, const ExecSpace& space, const X& x, cons
                      int ob, const Y& y, const SelectionFor<Y>& sel) {
   require_selection(label, sel, int(y.extent(0)));
   switch (ob) {
-    case 16:  // host float only (conv_block)
-      if constexpr (is_host_space_v<ExecSpace> && sizeof(typename Y::value_type) <= 4)
-        return dispatch_k<ExecSpace, 16>(label, space, x, p, k, y, sel);
-      throw Error(impl::concat(label, ": 16-channel blocks are packed for float on the host"));
     case 8:
       return dispatch_k<ExecSpace, 8>(label, space, x, p, k, y, sel);
     case 4:
@@ -110,8 +111,6 @@ void pack_block(const ExecSpace& space, const Wt& w, const P& packed, int n_in, 
 template <class ExecSpace, bool Adjoint, class Wt, class P>
 void pack(const ExecSpace& space, const Wt& w, const P& packed, int n_in, int n_out, int ob) {
   switch (ob) {
-    case 16:
-      return pack_block<ExecSpace, Adjoint, 16>(space, w, packed, n_in, n_out);
     case 8:
       return pack_block<ExecSpace, Adjoint, 8>(space, w, packed, n_in, n_out);
     case 4:

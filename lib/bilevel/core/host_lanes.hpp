@@ -32,6 +32,10 @@ struct Lanes {
   }
   /// this += a * b, lane by lane.
   KOKKOS_INLINE_FUNCTION void fma(const Lanes& a, const Lanes& b) { v += a.v * b.v; }
+  /// this += w * b (w broadcast).
+  KOKKOS_INLINE_FUNCTION void fma(Scalar w, const Lanes& b) { v += w * b.v; }
+  /// Writes the size lanes to p (any alignment).
+  KOKKOS_INLINE_FUNCTION void store(Scalar* p) const { __builtin_memcpy(p, &v, sizeof(vector)); }
 #else
   Scalar v[size];
   KOKKOS_INLINE_FUNCTION static Lanes zero() {
@@ -48,7 +52,15 @@ struct Lanes {
     BILEVEL_SIMD
     for (int l = 0; l < size; ++l) v[l] += a.v[l] * b.v[l];
   }
+  KOKKOS_INLINE_FUNCTION void fma(Scalar w, const Lanes& b) {
+    BILEVEL_SIMD
+    for (int l = 0; l < size; ++l) v[l] += w * b.v[l];
+  }
+  KOKKOS_INLINE_FUNCTION void store(Scalar* p) const {
+    for (int l = 0; l < size; ++l) p[l] = v[l];
+  }
 #endif
+  KOKKOS_INLINE_FUNCTION Scalar operator[](int l) const { return v[l]; }
   /// The lanes' sum in double, in lane order.
   KOKKOS_INLINE_FUNCTION double sum() const {
     double s = 0;
