@@ -208,6 +208,48 @@ TEST(Conv2dFloat, FilterGradientIsTheDoubleSumToRounding) {
     }
 }
 
+// The GPU kernels (one thread per pixel; one team per filter weight) are written for any
+// execution space, so they run here on the host too: each must give the host kernels' result
+// (what a GPU build computes, checked where no GPU is).
+TYPED_TEST(Conv2d, DeviceKernelsAgreeWithTheHostKernels) {
+  using S = TypeParam;
+  using Exec = DefaultExecSpace;
+  const Shape xs{2, 3, 7, 37};
+  const int cout = 8, k = 5;
+  auto x = random_images<S>(xs, 61, -1, 1);
+  auto g = random_images<S>({xs.n, cout, xs.h, xs.w}, 62, -1, 1);
+  const auto w = random_filters<S>(cout, xs.c, k, 63);
+  Conv2dOperator<S> op(cout, xs.c, k);
+  op.set_filters(Exec(), w);
+  auto y_host = make_images<S>("y_host", {xs.n, cout, xs.h, xs.w});
+  auto y_dev = make_images<S>("y_dev", {xs.n, cout, xs.h, xs.w});
+  op.forward(Exec(), x, y_host);
+
+  constexpr int OB = 8;
+  Kokkos::View<S*, DefaultMemSpace> packed("packed", std::int64_t(cout) * xs.c * k * k);
+  impl::pack_block<Exec, false, OB>(Exec(), w, packed, xs.c, cout);
+  using Direct = impl::Conv2dDirect<Exec, OB, 5, typename Images<S>::const_type,
+                                    typename decltype(packed)::const_type, Images<S>>;
+  Direct f(x, packed, k, y_dev, SampleSelection<DefaultMemSpace>::every(xs.n));
+  Kokkos::parallel_for(
+      Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>(Exec(), 0, f.items()), f);
+  auto a = host_copy(y_host), b = host_copy(y_dev);
+  const double tol = sizeof(S) == 4 ? 1e-5 : 1e-13;
+  for (std::size_t t = 0; t < a.span(); ++t)
+    ASSERT_NEAR(a.data()[t], b.data()[t], tol * (1 + std::abs(a.data()[t]))) << "forward " << t;
+
+  Filters<S> dw_host("dw_host", cout, xs.c, k, k), dw_dev("dw_dev", cout, xs.c, k, k);
+  conv2d_filter_gradient(Exec(), x, g, dw_host);
+  using Team = impl::Conv2dFilterGradTeam<Exec, typename Images<S>::const_type,
+                                          typename Images<S>::const_type, Filters<S>>;
+  Team t{x, g, dw_dev, S(0), xs.n, xs.c, xs.h, xs.w, k};
+  Kokkos::parallel_for(Kokkos::TeamPolicy<Exec>(Exec(), cout * xs.c * k * k, Kokkos::AUTO), t);
+  auto c = host_copy(dw_host), d = host_copy(dw_dev);
+  for (std::size_t e = 0; e < c.span(); ++e)
+    ASSERT_NEAR(c.data()[e], d.data()[e], tol * 10 * (1 + std::abs(c.data()[e])))
+        << "filter gradient " << e;
+}
+
 TYPED_TEST(Conv2d, MismatchesAreRefused) {
   using S = TypeParam;
   auto x = random_images<S>({1, 3, 8, 8}, 1);

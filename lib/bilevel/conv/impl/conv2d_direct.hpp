@@ -69,22 +69,18 @@ struct PackFilters {
   }
 };
 
-/// y(n, o, i, j) = sum_{c, a, b} packed weights x(n, c, i + a - r, j + b - r): one work item
-/// (a GPU thread) per (selected sample, block of OB output channels, pixel), the OB channel
-/// accumulators in registers. Samples outside the selection are neither read nor written.
-template <class ExecSpace, int OB, int K, class In, class Packed, class Out>
-struct Conv2dDirect {
-  using Scalar = typename Out::non_const_value_type;
+/// What both direct kernels share: the operands, the work items (selected sample, block of OB
+/// output channels, row, tile of JT pixels) and their decoding.
+template <int OB, int JT, class In, class Packed, class Out>
+struct DirectConvItems {
   using Selection = SampleSelection<typename Out::memory_space>;
-  static constexpr int JT = 1;
-
   In x;           // (N, n_in, H, W)
   Packed packed;  // see PackFilters
   Out y;          // (N, n_out, H, W)
   Selection sel;  // the samples computed
   int n_in, n_out, h, wd, k, o_blocks, j_tiles;
 
-  Conv2dDirect(const In& x_, const Packed& p_, int k_, const Out& y_, const Selection& sel_)
+  DirectConvItems(const In& x_, const Packed& p_, int k_, const Out& y_, const Selection& sel_)
       : x(x_),
         packed(p_),
         y(y_),
@@ -99,14 +95,37 @@ struct Conv2dDirect {
 
   std::int64_t items() const { return std::int64_t(sel.count) * o_blocks * h * j_tiles; }
 
-  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t item) const {
-    const int jt = int(item % j_tiles);
+  struct Item {
+    int n, ob, i, j0;  // sample, output block, row, first pixel of the tile
+  };
+  KOKKOS_INLINE_FUNCTION Item decode(std::int64_t item) const {
+    Item it;
+    it.j0 = int(item % j_tiles) * JT;
     item /= j_tiles;
-    const int i = int(item % h);
+    it.i = int(item % h);
     item /= h;
-    const int ob = int(item % o_blocks);
-    const int n = sel.sample(int(item / o_blocks));
-    const int j0 = jt * JT;
+    it.ob = int(item % o_blocks);
+    it.n = sel.sample(int(item / o_blocks));
+    return it;
+  }
+};
+
+/// y(n, o, i, j) = sum_{c, a, b} packed weights x(n, c, i + a - r, j + b - r): one work item
+/// (a GPU thread) per (selected sample, block of OB output channels, pixel), the OB channel
+/// accumulators in registers. Samples outside the selection are neither read nor written.
+template <class ExecSpace, int OB, int K, class In, class Packed, class Out>
+struct Conv2dDirect : DirectConvItems<OB, 1, In, Packed, Out> {
+  using Base = DirectConvItems<OB, 1, In, Packed, Out>;
+  using Base::Base;
+  using Scalar = typename Out::non_const_value_type;
+  static constexpr int JT = 1;
+
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t item) const {
+    const auto [n, ob, i, j0] = this->decode(item);
+    const auto& x = this->x;
+    const auto& packed = this->packed;
+    const auto& y = this->y;
+    const int n_in = this->n_in, n_out = this->n_out, h = this->h, wd = this->wd, k = this->k;
     const int kk = K > 0 ? K : k, rr = kk / 2;
     constexpr int KW = K > 0 ? K : kMaxConvKernel;
 
@@ -154,42 +173,21 @@ struct Conv2dDirect {
 /// each tap loads T input vectors and OB broadcast weights for OB T FMAs (the earlier 16 channels
 /// x 1 vector loaded 17 values per 16 FMAs).
 template <class ExecSpace, int OB, int T, int K, class In, class Packed, class Out>
-struct Conv2dDirectHost {
+struct Conv2dDirectHost
+    : DirectConvItems<OB, T * Lanes<typename Out::non_const_value_type>::size, In, Packed, Out> {
   using Scalar = typename Out::non_const_value_type;
-  using Selection = SampleSelection<typename Out::memory_space>;
   using L = Lanes<Scalar>;
   static constexpr int V = L::size, JT = T * V;
   static constexpr int KW = K > 0 ? K : kMaxConvKernel;
-
-  In x;           // (N, n_in, H, W)
-  Packed packed;  // see PackFilters
-  Out y;          // (N, n_out, H, W)
-  Selection sel;  // the samples computed
-  int n_in, n_out, h, wd, k, o_blocks, j_tiles;
-
-  Conv2dDirectHost(const In& x_, const Packed& p_, int k_, const Out& y_, const Selection& sel_)
-      : x(x_),
-        packed(p_),
-        y(y_),
-        sel(sel_),
-        n_in(int(x_.extent(1))),
-        n_out(int(y_.extent(1))),
-        h(int(x_.extent(2))),
-        wd(int(x_.extent(3))),
-        k(k_),
-        o_blocks((int(y_.extent(1)) + OB - 1) / OB),
-        j_tiles((int(x_.extent(3)) + JT - 1) / JT) {}
-
-  std::int64_t items() const { return std::int64_t(sel.count) * o_blocks * h * j_tiles; }
+  using Base = DirectConvItems<OB, JT, In, Packed, Out>;
+  using Base::Base;
 
   KOKKOS_INLINE_FUNCTION void operator()(std::int64_t item) const {
-    const int jt = int(item % j_tiles);
-    item /= j_tiles;
-    const int i = int(item % h);
-    item /= h;
-    const int ob = int(item % o_blocks);
-    const int n = sel.sample(int(item / o_blocks));
-    const int j0 = jt * JT;
+    const auto [n, ob, i, j0] = this->decode(item);
+    const auto& x = this->x;
+    const auto& packed = this->packed;
+    const auto& y = this->y;
+    const int n_in = this->n_in, n_out = this->n_out, h = this->h, wd = this->wd, k = this->k;
     const int kk = K > 0 ? K : k, rr = kk / 2;
     L acc[OB][T];
     for (int q = 0; q < OB; ++q)
