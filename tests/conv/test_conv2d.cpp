@@ -142,6 +142,29 @@ TYPED_TEST(Conv2d, FilterGradientIsTheDerivativeOfTheBilinearForm) {
   }
 }
 
+// One operator applied to batches of changing size and image shape (its host scratch grows and
+// is reused, a larger earlier staging left in it) gives each the naive reference.
+TYPED_TEST(Conv2d, OneOperatorServesChangingShapes) {
+  using S = TypeParam;
+  const int cout = 6, cin = 2, k = 5;
+  const auto w = random_filters<S>(cout, cin, k, 71);
+  Conv2dOperator<S> op(cout, cin, k);
+  op.set_filters(DefaultExecSpace(), w);
+  const Shape shapes[] = {{1, cin, 6, 19}, {3, cin, 13, 75}, {2, cin, 5, 4}, {3, cin, 13, 75}};
+  unsigned seed = 72;
+  for (const Shape& xs : shapes) {
+    auto x = random_images<S>(xs, seed++, -1, 1);
+    auto y = make_images<S>("y", {xs.n, cout, xs.h, xs.w});
+    op.forward(DefaultExecSpace(), x, y);
+    const auto ref = reference_forward(host_copy(x), host_copy(w));
+    auto hy = host_copy(y);
+    const double tol = sizeof(S) == 4 ? 1e-4 : 1e-12;
+    for (std::size_t t = 0; t < ref.size(); ++t)
+      ASSERT_NEAR(hy.data()[t], ref[t], tol * (1 + std::abs(ref[t])))
+          << "x " << xs.str() << " element " << t;
+  }
+}
+
 // A selection computes its samples exactly as the full batch does and leaves the others alone
 // (what lets converged CG samples stop costing time).
 TYPED_TEST(Conv2d, SelectedSamplesOnly) {

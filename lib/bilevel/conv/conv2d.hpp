@@ -37,7 +37,7 @@ void check_conv(const char* where, const X& x, int x_channels, const Y& y, int y
 }
 
 /// Output-channel blocking: as many lanes as the layer has outputs, up to 8 (on the host 8
-/// channels x 4 vectors of float pixels fill the 32 vector registers).
+/// channels x host_conv_tile_vectors vectors of pixels are the register tile).
 template <class ExecSpace, class Scalar>
 inline int conv_block(int n_out) {
   if (n_out >= 8) return 8;
@@ -124,6 +124,34 @@ void pack(const ExecSpace& space, const Wt& w, const P& packed, int n_in, int n_
   }
 }
 
+template <class Scalar, class MemorySpace>
+using PaddedRows = Kokkos::View<Scalar****, Kokkos::LayoutRight, MemorySpace,
+                                Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+
+/// The selected samples of x (N, C, H, W) as padded rows (PadRows) in `buffer`, which grows
+/// when too small (host backends).
+template <class ExecSpace, class X, class Buffer>
+PaddedRows<typename Buffer::value_type, typename Buffer::memory_space> stage_padded_rows(
+    const ExecSpace& space, const X& x, const SampleSelection<typename Buffer::memory_space>& sel,
+    Buffer& buffer) {
+  using Scalar = typename Buffer::value_type;
+  using Rows = PaddedRows<Scalar, typename Buffer::memory_space>;
+  const auto shape = padded_rows<Scalar>(int(x.extent(3)));
+  const int n = int(x.extent(0)), c = int(x.extent(1)), h = int(x.extent(2));
+  const std::size_t need = std::size_t(n) * c * h * shape.stride;
+  if (buffer.extent(0) < need)
+    buffer =
+        Buffer(Kokkos::view_alloc(Kokkos::WithoutInitializing, "bilevel::conv::padded_rows"), need);
+  const Rows rows(buffer.data(), n, c, h, shape.stride);
+  PadRows<typename X::const_type, Rows> pad{
+      x, rows, sel, c, h, int(x.extent(3)), shape.margin, shape.stride};
+  Kokkos::parallel_for("bilevel::conv::pad_rows",
+                       Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(
+                           space, 0, std::int64_t(sel.count) * c * h),
+                       pad);
+  return rows;
+}
+
 template <class ExecSpace, int K, class X, class G, class DW>
 void launch_filter_grad(const ExecSpace& space, const X& x, const G& g, const DW& dw,
                         typename DW::non_const_value_type beta) {
@@ -158,6 +186,9 @@ void launch_filter_grad(const ExecSpace& space, const X& x, const G& g, const DW
 /// \brief A convolution layer's filters, packed once for the forward and the adjoint pass.
 /// Regularizers keep one per layer and call set_filters() when the parameters change (once per
 /// upper-level step); the solvers' many forward/adjoint applications then reuse the packing.
+/// On host backends forward and adjoint first copy their input into rows with zero margins held
+/// by the operator (grown to the largest input seen): one operator runs one application at a
+/// time.
 template <class Scalar, class ExecSpace = DefaultExecSpace>
 class Conv2dOperator {
  public:
@@ -210,7 +241,7 @@ class Conv2dOperator {
   template <class X, class Y>
   void forward(const ExecSpace& space, const X& x, const Y& y, const Selection& sel) const {
     impl::check_conv("bilevel::conv2d", x, m_cin, y, m_cout, m_k);
-    impl::dispatch_direct("bilevel::conv::forward", space, x, m_fwd, m_k, m_ob_fwd, y, sel);
+    apply("bilevel::conv::forward", space, x, m_fwd, m_ob_fwd, y, sel);
   }
 
   /// x = W^T y; y (N, Cout, H, W), x (N, Cin, H, W); with a selection as forward.
@@ -221,7 +252,7 @@ class Conv2dOperator {
   template <class Y, class X>
   void adjoint(const ExecSpace& space, const Y& y, const X& x, const Selection& sel) const {
     impl::check_conv("bilevel::conv2d_adjoint", y, m_cout, x, m_cin, m_k);
-    impl::dispatch_direct("bilevel::conv::adjoint", space, y, m_adj, m_k, m_ob_adj, x, sel);
+    apply("bilevel::conv::adjoint", space, y, m_adj, m_ob_adj, x, sel);
   }
 
   int out_channels() const { return m_cout; }
@@ -229,8 +260,25 @@ class Conv2dOperator {
   int kernel_size() const { return m_k; }
 
  private:
+  using Packed = Kokkos::View<Scalar*, memory_space>;
+
+  /// On host backends the input is first staged into rows with zero margins (the operator's
+  /// scratch, grown on demand and reused; so one operator runs one application at a time).
+  template <class In, class Out>
+  void apply(const char* label, const ExecSpace& space, const In& in, const Packed& packed, int ob,
+             const Out& out, const Selection& sel) const {
+    if constexpr (is_host_space_v<ExecSpace>) {
+      require_selection(label, sel, int(out.extent(0)));
+      const auto rows = impl::stage_padded_rows(space, in, sel, m_padded);
+      impl::dispatch_direct(label, space, rows, packed, m_k, ob, out, sel);
+    } else {
+      impl::dispatch_direct(label, space, in, packed, m_k, ob, out, sel);
+    }
+  }
+
   int m_cout = 0, m_cin = 0, m_k = 0, m_ob_fwd = 1, m_ob_adj = 1;
-  Kokkos::View<Scalar*, memory_space> m_fwd, m_adj;
+  Packed m_fwd, m_adj;
+  mutable Packed m_padded;  // host backends: the input in padded rows (see apply)
 };
 
 /// \brief y = W x for a batch: x (N, Cin, H, W), filters (Cout, Cin, k, k), y (N, Cout, H, W).

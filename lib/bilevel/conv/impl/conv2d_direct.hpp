@@ -6,11 +6,13 @@
 /// On host backends JT is host_conv_tile_vectors 512-bit vectors and the OB x JT accumulators are
 /// register vectors (Conv2dDirectHost); on GPUs JT = 1, one thread per output pixel with OB
 /// channel accumulators, consecutive threads on consecutive pixels (coalesced; Conv2dDirect).
-/// Borders: for each input row the tile's window (JT + k - 1 values) is first copied into a
-/// local array with zeros outside the image, so the FMA loops are branch-free and fully unrolled
-/// (k is a template parameter for 3, 5, 7; other odd sizes up to 15 use a runtime-k variant).
+/// Borders: on the host the input is first copied into rows with zero margins (PadRows), so the
+/// shifted vector loads of every tile read it in place; on GPUs each thread copies its window of
+/// each input row (k values) into a local array with zeros outside the image. Either way the FMA
+/// loops are branch-free and fully unrolled (k is a template parameter for 3, 5, 7; other odd
+/// sizes up to 15 use a runtime-k variant).
 
-#include <bilevel/core/host_lanes.hpp>
+#include <bilevel/core/impl/host_lanes.hpp>
 #include <bilevel/core/kokkos_compat.hpp>
 #include <bilevel/core/sample_selection.hpp>
 #include <cstdint>
@@ -35,11 +37,48 @@ KOKKOS_INLINE_FUNCTION void load_window(Scalar* win, const Scalar* row, int star
   for (int t = hi; t < len; ++t) win[t] = Scalar(0);
 }
 
-/// Vectors of pixels in a host work item's row tile. Float: 8 channels x 4 vectors (64 pixels)
-/// = 32 accumulators (CRR 8 -> 64 forward, one thread: 106 GFLOP/s, 80 with 2 vectors, 86 with
-/// the earlier 16 channels x 1 vector). Double: 2 vectors of 8 (58 GFLOP/s, 51 with 4).
+/// Vectors of pixels in a host work item's row tile: 8 channels x 2 vectors = 16 accumulators
+/// (CRR 8 -> 64 forward from padded rows, one thread, float: 197 GFLOP/s with 2 vectors, 180
+/// with 4, whose 32 accumulators leave no register for the inputs; double 97).
 template <class Scalar>
-inline constexpr int host_conv_tile_vectors = sizeof(Scalar) <= 4 ? 4 : 2;
+inline constexpr int host_conv_tile_vectors = 2;
+
+/// The host kernels' padded input rows: the image row at offset margin (one vector), zeros
+/// before it and after it up to the row stride, which covers every tile's reads. Copying the
+/// input once this way replaced a window copy per (row, tap row) of each tile, whose shifted
+/// vector loads of just-stored values stalled store-to-load forwarding (about half the speed).
+struct PaddedRowShape {
+  int margin, stride;
+};
+template <class Scalar>
+inline PaddedRowShape padded_rows(int width) {
+  constexpr int V = Lanes<Scalar>::size, JT = host_conv_tile_vectors<Scalar> * V;
+  static_assert(kMaxConvKernel / 2 <= V, "the margin must cover the widest filter's radius");
+  return {V, (width + JT - 1) / JT * JT + 2 * V};
+}
+
+/// out(n, c, i, :) = the row x(n, c, i, :) with zero margins (see padded_rows), for the
+/// selected samples: one item per (selected sample, channel, row).
+template <class In, class Out>
+struct PadRows {
+  using Scalar = typename Out::non_const_value_type;
+  In x;     // (N, C, H, W)
+  Out out;  // (N, C, H, stride)
+  SampleSelection<typename Out::memory_space> sel;
+  int c, h, wd, margin, stride;
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t e) const {
+    const int i = int(e % h);
+    e /= h;
+    const int ch = int(e % c);
+    const int n = sel.sample(int(e / c));
+    const Scalar* src = &x(n, ch, i, 0);
+    Scalar* dst = &out(n, ch, i, 0);
+    for (int t = 0; t < margin; ++t) dst[t] = Scalar(0);
+    BILEVEL_SIMD
+    for (int t = 0; t < wd; ++t) dst[margin + t] = src[t];
+    for (int t = margin + wd; t < stride; ++t) dst[t] = Scalar(0);
+  }
+};
 
 /// Filters repacked for one direction (forward or adjoint) so the OB weights of one (block,
 /// input channel, a, b) are contiguous: packed[((blk * n_in + c) * k + a) * k + b][q].
@@ -74,7 +113,7 @@ struct PackFilters {
 template <int OB, int JT, class In, class Packed, class Out>
 struct DirectConvItems {
   using Selection = SampleSelection<typename Out::memory_space>;
-  In x;           // (N, n_in, H, W)
+  In x;           // (N, n_in, H, W); on the host padded rows (N, n_in, H, stride)
   Packed packed;  // see PackFilters
   Out y;          // (N, n_out, H, W)
   Selection sel;  // the samples computed
@@ -87,11 +126,11 @@ struct DirectConvItems {
         sel(sel_),
         n_in(int(x_.extent(1))),
         n_out(int(y_.extent(1))),
-        h(int(x_.extent(2))),
-        wd(int(x_.extent(3))),
+        h(int(y_.extent(2))),
+        wd(int(y_.extent(3))),
         k(k_),
         o_blocks((int(y_.extent(1)) + OB - 1) / OB),
-        j_tiles((int(x_.extent(3)) + JT - 1) / JT) {}
+        j_tiles((int(y_.extent(3)) + JT - 1) / JT) {}
 
   std::int64_t items() const { return std::int64_t(sel.count) * o_blocks * h * j_tiles; }
 
@@ -169,16 +208,15 @@ struct Conv2dDirect : DirectConvItems<OB, 1, In, Packed, Out> {
 };
 
 /// Host forward / adjoint: as Conv2dDirect, but one work item computes OB output channels of a
-/// row tile of T vectors (T V pixels) with its OB x T accumulator vectors in registers (Lanes):
-/// each tap loads T input vectors and OB broadcast weights for OB T FMAs (the earlier 16 channels
-/// x 1 vector loaded 17 values per 16 FMAs).
+/// row tile of T vectors (T V pixels) with its OB x T accumulator vectors in registers (Lanes),
+/// and x is padded rows (PadRows, margin V): each tap loads T input vectors in place and OB
+/// broadcast weights for OB T FMAs.
 template <class ExecSpace, int OB, int T, int K, class In, class Packed, class Out>
 struct Conv2dDirectHost
     : DirectConvItems<OB, T * Lanes<typename Out::non_const_value_type>::size, In, Packed, Out> {
   using Scalar = typename Out::non_const_value_type;
   using L = Lanes<Scalar>;
   static constexpr int V = L::size, JT = T * V;
-  static constexpr int KW = K > 0 ? K : kMaxConvKernel;
   using Base = DirectConvItems<OB, JT, In, Packed, Out>;
   using Base::Base;
 
@@ -192,20 +230,12 @@ struct Conv2dDirectHost
     L acc[OB][T];
     for (int q = 0; q < OB; ++q)
       for (int t = 0; t < T; ++t) acc[q][t] = L::zero();
-    const bool interior = j0 - rr >= 0 && j0 + JT + kk - 1 - rr <= wd;
-    Scalar win[JT + KW - 1];
     for (int c = 0; c < n_in; ++c) {
       const Scalar* wc = &packed((std::int64_t(ob) * n_in + c) * kk * kk * OB);
       for (int a = 0; a < kk; ++a) {
         const int ii = i + a - rr;
         if (ii < 0 || ii >= h) continue;
-        // Interior tiles read the image row in place; border tiles a zero-padded copy.
-        const Scalar* row = &x(n, c, ii, 0);
-        const Scalar* src = row + (j0 - rr);
-        if (!interior) {
-          load_window<JT + KW - 1>(win, row, j0 - rr, JT + kk - 1, wd);
-          src = win;
-        }
+        const Scalar* src = &x(n, c, ii, 0) + (V + j0 - rr);
         const Scalar* wa = wc + a * kk * OB;
         for (int b = 0; b < kk; ++b) {
           L xs[T];
