@@ -58,12 +58,14 @@ const Case kCases[] = {{{1, 1, 1, 1}, 1, 3},
                        {{1, 3, 11, 9}, 2, 9},
                        {{2, 1, 4, 70}, 5, 3},
                        {{1, 5, 3, 3}, 1, 7},
-                       // 16-channel blocks with a partial last block, forward and adjoint
+                       // 8-channel blocks with a partial last block, forward and adjoint
                        {{1, 3, 5, 18}, 20, 3},
                        {{1, 17, 4, 19}, 2, 5},
-                       // rows wider than the filter gradient's window (128 floats, 64 doubles)
-                       // with a partial last vector; 12 outputs in blocks of 4
-                       {{2, 2, 3, 150}, 12, 5}};
+                       // rows with a partial last vector; 12 outputs in blocks of 4
+                       {{2, 2, 3, 150}, 12, 5},
+                       // rows of more vectors than the filter gradient sums in Scalar (64):
+                       // column blocks
+                       {{1, 1, 3, 1100}, 4, 3}};
 
 TYPED_TEST(Conv2d, ForwardMatchesNaiveReference) {
   using S = TypeParam;

@@ -159,11 +159,16 @@ void launch_filter_grad(const ExecSpace& space, const X& x, const G& g, const DW
   using CG = typename G::const_type;
   const int cout = int(dw.extent(0)), cin = int(dw.extent(1)), k = int(dw.extent(2));
   if constexpr (is_host_space_v<ExecSpace>) {
+    using Scalar = typename DW::non_const_value_type;
+    Kokkos::View<Scalar*, typename DW::memory_space> buffer;
+    const auto rows = stage_padded_rows(
+        space, x, SampleSelection<typename DW::memory_space>::every(int(x.extent(0))), buffer);
+    using Rows = typename std::remove_const_t<decltype(rows)>::const_type;
     // Output channels in blocks of 4 (the CRR's 4, 8 and 64), else 2 (FoE's 10), else one.
     const auto run = [&](auto block) {
       constexpr int OB = decltype(block)::value;
-      Conv2dFilterGradHost<ExecSpace, K, OB, CX, CG, DW> f{
-          x, g, dw, beta, int(x.extent(0)), cin, int(x.extent(2)), int(x.extent(3)), k};
+      Conv2dFilterGradHost<ExecSpace, K, OB, Rows, CG, DW> f{
+          rows, g, dw, beta, int(x.extent(0)), cin, int(x.extent(2)), int(x.extent(3)), k};
       Kokkos::parallel_for("bilevel::conv::filter_gradient",
                            Kokkos::RangePolicy<ExecSpace>(space, 0, cout / OB * cin * k), f);
     };
@@ -173,6 +178,7 @@ void launch_filter_grad(const ExecSpace& space, const X& x, const G& g, const DW
       run(std::integral_constant<int, 2>());
     else
       run(std::integral_constant<int, 1>());
+    space.fence();  // the padded rows are freed on return (a host backend may run asynchronously)
   } else {
     Conv2dFilterGradTeam<ExecSpace, CX, CG, DW> f{
         x, g, dw, beta, int(x.extent(0)), cin, int(x.extent(2)), int(x.extent(3)), k};

@@ -239,7 +239,10 @@ struct Conv2dDirectHost
         const Scalar* wa = wc + a * kk * OB;
         for (int b = 0; b < kk; ++b) {
           L xs[T];
-          for (int t = 0; t < T; ++t) xs[t] = L::load(src + b + t * V);
+          for (int t = 0; t < T; ++t) {
+            xs[t] = L::load(src + b + t * V);
+            xs[t].pin();
+          }
           for (int q = 0; q < OB; ++q) {
             const Scalar wq = wa[b * OB + q];
             for (int t = 0; t < T; ++t) acc[q][t].fma(wq, xs[t]);
@@ -264,11 +267,11 @@ struct Conv2dDirectHost
 };
 
 /// Host filter gradient: one item per (block of OB output channels, c, a) computes dW(o, c, a,
-/// 0..k-1) for the block's OB channels. For each row pair (g rows i of the OB channels, x row
-/// i + a - r) the x row is copied once into a zero-padded window; then every vector of V columns
-/// loads the k shifted x vectors and the OB g vectors once and feeds OB x k accumulator vectors
-/// held in registers (Lanes): OB k FMAs per OB + k loads, where one tap at a time did one FMA per
-/// two loads. Products are summed in Scalar over at most kFlush vectors per lane (16 rows of a
+/// 0..k-1) for the block's OB channels. x is padded rows (PadRows), read in place: for each row
+/// pair (g rows i of the OB channels, x row i + a - r) every vector of V columns loads the k
+/// shifted x vectors (pinned in registers) and the OB g vectors once and feeds OB x k
+/// accumulator vectors held in registers (Lanes) across a chunk of rows: OB k FMAs per OB + k
+/// loads. Products are summed in Scalar over at most kFlush vectors per lane (16 rows of a
 /// 64-pixel row), then added in double; columns past the last full vector are summed in double
 /// one by one. Fixed order per item, so the result does not depend on the thread count.
 template <class ExecSpace, int K, int OB, class X, class G, class DW>
@@ -277,11 +280,10 @@ struct Conv2dFilterGradHost {
   using L = Lanes<Scalar>;
   static constexpr int V = L::size;
   static constexpr int KW = K > 0 ? K : kMaxConvKernel;
-  static constexpr int kSegment = 8 * V;  // columns per zero-padded window
-  static constexpr int kFlush = 64;       // vectors summed per lane before the double sum
-  X x;                                    // (N, Cin, H, W)
-  G g;                                    // (N, Cout, H, W)
-  DW dw;                                  // (Cout, Cin, k, k)
+  static constexpr int kFlush = 64;  // vectors summed per lane before the double sum
+  X x;                               // padded rows (N, Cin, H, stride), margin V
+  G g;                               // (N, Cout, H, W)
+  DW dw;                             // (Cout, Cin, k, k)
   Scalar beta;
   int n, cin, h, wd, k;
 
@@ -291,55 +293,57 @@ struct Conv2dFilterGradHost {
     item /= kk;
     const int c = int(item % cin);
     const int o0 = int(item / cin) * OB;
-    double sums[OB][KW], edge[OB][KW];
-    L acc[OB][KW];
+    double sums[OB][KW];
     for (int q = 0; q < OB; ++q)
-      for (int b = 0; b < KW; ++b) {
-        sums[q][b] = edge[q][b] = 0;
-        acc[q][b] = L::zero();
-      }
-    int pending = 0;  // vectors summed into acc per lane since the last flush
-    Scalar win[kSegment + KW - 1];
+      for (int b = 0; b < KW; ++b) sums[q][b] = 0;
+    // Output rows whose input row i + a - r is inside the image.
+    const int i_lo = rr - a > 0 ? rr - a : 0, i_hi = h + rr - a < h ? h + rr - a : h;
+    const int full = wd - wd % V;  // columns in full vectors
+    // Column blocks of at most kFlush vectors, rows in chunks of at most kFlush vectors a lane.
+    const int block = full / V < kFlush ? full : kFlush * V;
     for (int s = 0; s < n; ++s) {
-      for (int i = 0; i < h; ++i) {
-        const int ii = i + a - rr;
-        if (ii < 0 || ii >= h) continue;
-        const Scalar* xrow = &x(s, c, ii, 0);
-        const Scalar* grow[OB];
-        for (int q = 0; q < OB; ++q) grow[q] = &g(s, o0 + q, i, 0);
-        for (int j0 = 0; j0 < wd; j0 += kSegment) {
-          const int len = wd - j0 < kSegment ? wd - j0 : kSegment;
-          const int full = len - len % V;
-          if (pending + full / V > kFlush) {
-            for (int q = 0; q < OB; ++q)
+      for (int j0 = 0; j0 < full; j0 += block) {
+        const int j1 = j0 + block < full ? j0 + block : full;
+        const int per_row = (j1 - j0) / V, chunk = kFlush / per_row;
+        for (int i0 = i_lo; i0 < i_hi; i0 += chunk) {
+          const int i1 = i0 + chunk < i_hi ? i0 + chunk : i_hi;
+          L acc[OB][KW];
+          for (int q = 0; q < OB; ++q)
+            for (int b = 0; b < KW; ++b) acc[q][b] = L::zero();
+          for (int i = i0; i < i1; ++i) {
+            // xrow[j + b] = x(s, c, i + a - r, j + b - r), zero outside the image.
+            const Scalar* xrow = &x(s, c, i + a - rr, 0) + (V - rr);
+            const Scalar* grow = &g(s, o0, i, 0);
+            const std::int64_t plane = std::int64_t(h) * wd;  // g's channel stride
+            for (int j = j0; j < j1; j += V) {
+              L xs[KW];
               for (int b = 0; b < kk; ++b) {
-                sums[q][b] += acc[q][b].sum();
-                acc[q][b] = L::zero();
+                xs[b] = L::load(xrow + j + b);
+                xs[b].pin();
               }
-            pending = 0;
-          }
-          pending += full / V;
-          load_window<kSegment + KW - 1>(win, xrow, j0 - rr, len + kk - 1, wd);
-          for (int j = 0; j < full; j += V) {
-            L xs[KW];
-            for (int b = 0; b < kk; ++b) xs[b] = L::load(win + j + b);
-            for (int q = 0; q < OB; ++q) {
-              const L gq = L::load(grow[q] + j0 + j);
-              for (int b = 0; b < kk; ++b) acc[q][b].fma(gq, xs[b]);
+              for (int q = 0; q < OB; ++q) {
+                const L gq = L::load(grow + q * plane + j);
+                for (int b = 0; b < kk; ++b) acc[q][b].fma(gq, xs[b]);
+              }
             }
           }
-          for (int j = full; j < len; ++j)
-            for (int q = 0; q < OB; ++q)
-              for (int b = 0; b < kk; ++b)
-                edge[q][b] += double(grow[q][j0 + j]) * double(win[j + b]);
+          for (int q = 0; q < OB; ++q)
+            for (int b = 0; b < kk; ++b) sums[q][b] += acc[q][b].sum();
+        }
+      }
+      for (int i = i_lo; i < i_hi; ++i) {
+        const Scalar* xrow = &x(s, c, i + a - rr, 0) + (V - rr);
+        for (int q = 0; q < OB; ++q) {
+          const Scalar* grow = &g(s, o0 + q, i, 0);
+          for (int j = full; j < wd; ++j)
+            for (int b = 0; b < kk; ++b) sums[q][b] += double(grow[j]) * double(xrow[j + b]);
         }
       }
     }
     for (int q = 0; q < OB; ++q)
       for (int b = 0; b < kk; ++b) {
-        const double sum = sums[q][b] + acc[q][b].sum() + edge[q][b];
         Scalar& out = dw(o0 + q, c, a, b);
-        out = Scalar(beta == Scalar(0) ? sum : double(beta) * double(out) + sum);
+        out = Scalar(beta == Scalar(0) ? sums[q][b] : double(beta) * double(out) + sums[q][b]);
       }
   }
 };
