@@ -83,7 +83,6 @@ void dispatch_k(const char* label, const ExecSpace& space, const X& x, const P& 
 template <class ExecSpace, class X, class P, class Y>
 void dispatch_direct(const char* label, const ExecSpace& space, const X& x, const P& p, int k,
                      int ob, const Y& y, const SelectionFor<Y>& sel) {
-  require_selection(label, sel, int(y.extent(0)));
   switch (ob) {
     case 8:
       return dispatch_k<ExecSpace, 8>(label, space, x, p, k, y, sel);
@@ -273,8 +272,8 @@ class Conv2dOperator {
   template <class In, class Out>
   void apply(const char* label, const ExecSpace& space, const In& in, const Packed& packed, int ob,
              const Out& out, const Selection& sel) const {
+    require_selection(label, sel, int(out.extent(0)));
     if constexpr (is_host_space_v<ExecSpace>) {
-      require_selection(label, sel, int(out.extent(0)));
       const auto rows = impl::stage_padded_rows(space, in, sel, m_padded);
       impl::dispatch_direct(label, space, rows, packed, m_k, ob, out, sel);
     } else {

@@ -298,7 +298,8 @@ struct Conv2dFilterGradHost {
       for (int b = 0; b < KW; ++b) sums[q][b] = 0;
     // Output rows whose input row i + a - r is inside the image.
     const int i_lo = rr - a > 0 ? rr - a : 0, i_hi = h + rr - a < h ? h + rr - a : h;
-    const int full = wd - wd % V;  // columns in full vectors
+    const int full = wd - wd % V;                     // columns in full vectors
+    const std::int64_t plane = std::int64_t(h) * wd;  // g's channel stride
     // Column blocks of at most kFlush vectors, rows in chunks of at most kFlush vectors a lane.
     const int block = full / V < kFlush ? full : kFlush * V;
     for (int s = 0; s < n; ++s) {
@@ -314,7 +315,6 @@ struct Conv2dFilterGradHost {
             // xrow[j + b] = x(s, c, i + a - r, j + b - r), zero outside the image.
             const Scalar* xrow = &x(s, c, i + a - rr, 0) + (V - rr);
             const Scalar* grow = &g(s, o0, i, 0);
-            const std::int64_t plane = std::int64_t(h) * wd;  // g's channel stride
             for (int j = j0; j < j1; j += V) {
               L xs[KW];
               for (int b = 0; b < kk; ++b) {
