@@ -20,6 +20,7 @@ struct ModelOptions {
   double crr_beta = 100;
   double crr_scale = 1;
   double crr_init_gain = 1;
+  double crr_max_scale = 0;
   int icnn_hidden = 32, icnn_kernel = 5;
   double icnn_scale = 1;
   int foe_filters = 10, foe_kernel = 7;
@@ -51,6 +52,10 @@ struct ModelOptions {
                    "CRR: gain on the filters' Xavier initialisation (how far a step turns them)")
         ->capture_default_str()
         ->check(finite_positive());
+    app.add_option("--crr-max-scale", crr_max_scale,
+                   "CRR: cap on exp(s), bounding the lower level's stiffness (0: none)")
+        ->capture_default_str()
+        ->check(finite_in(0, std::numeric_limits<double>::max()));
     app.add_option("--icnn-hidden", icnn_hidden, "ICNN: hidden channels")
         ->capture_default_str()
         ->check(CLI::Range(1, 1024));
@@ -84,6 +89,7 @@ struct ModelOptions {
     m.crr.beta = crr_beta;
     m.crr.initial_scale = crr_scale;
     m.crr.init_gain = crr_init_gain;
+    m.crr.max_scale = crr_max_scale;
     m.icnn.hidden = icnn_hidden;
     m.icnn.kernel_size = icnn_kernel;
     m.icnn.initial_scale = icnn_scale;

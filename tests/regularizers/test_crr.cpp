@@ -117,6 +117,30 @@ TEST(ConvexRidge, ZeroMeanFiltersAnnihilateConstants) {
   EXPECT_LT(worst, 1e-13);
 }
 
+// The cap on exp(s) is a projection: set_params clamps the log-scales above log(max_scale) and
+// leaves the others and every filter as given; a start above the cap is refused.
+TEST(ConvexRidge, MaxScaleProjectsTheLogScales) {
+  CrrOptions o;
+  o.channels = {4, 6};
+  o.spectral_size = 8;
+  o.initial_scale = 0.1;
+  o.max_scale = 0.3;
+  ConvexRidge<double> crr(DefaultExecSpace(), 1, o, 2);
+  auto theta = crr.params_host();
+  const ParamBlock& s = crr.blocks().back();
+  for (std::int64_t c = 0; c < s.size; ++c)
+    theta[std::size_t(s.offset + c)] = std::log(c % 2 ? 0.2 : 0.9);
+  crr.set_params(DefaultExecSpace(), theta);
+  const auto projected = crr.params_host();
+  for (std::size_t k = 0; k < theta.size(); ++k) {
+    const bool scale = std::int64_t(k) >= s.offset;
+    const bool capped = scale && (std::int64_t(k) - s.offset) % 2 == 0;
+    EXPECT_NEAR(projected[k], capped ? std::log(0.3) : theta[k], 1e-15) << k;
+  }
+  o.initial_scale = 0.5;
+  EXPECT_THROW((ConvexRidge<double>(DefaultExecSpace(), 1, o, 2)), Error);
+}
+
 TEST(ConvexRidge, FloatBuildRunsAndAgreesWithDouble) {
   CrrOptions o;
   o.spectral_size = 16;

@@ -106,6 +106,14 @@ TEST(ModelSpec, CrrInitGainScalesTheFiltersOnlyAndRoundTrips) {
   }
 }
 
+TEST(ModelSpec, CrrMaxScaleRoundTripsAndIsWrittenOnlyWhenSet) {
+  ModelSpec capped = crr_spec();
+  capped.crr.max_scale = 0.3;
+  EXPECT_EQ(crr_spec().to_string().find("max_scale"), std::string::npos);
+  EXPECT_EQ(ModelSpec::parse(capped.to_string()).crr.max_scale, 0.3);
+  EXPECT_EQ(ModelSpec::parse(capped.to_string()).to_string(), capped.to_string());
+}
+
 TEST(ModelSpec, OlderCrrDescriptionsWithoutInitialScaleStillParse) {
   std::string text = crr_spec().to_string();
   text = text.substr(0, text.find(";crr.initial_scale"));

@@ -40,6 +40,11 @@ struct CrrOptions {
   /// (relative to the log-scales, which it leaves alone): a step turns layer l by about
   /// alpha |grad| / |K_l|, and |grad| scales as 1 / |K_l|.
   double init_gain = 1.0;
+  /// Largest exp(s) (0: none), enforced by projection after every update of theta. The
+  /// Huber/log-cosh curvature is at most beta, so grad R is Lipschitz with at most
+  /// beta * max_scale^2 (||W~|| = 1): the cap bounds the lower level's condition number, which
+  /// otherwise grows with the learned scales (and nmAPG's and CG's iterations with its root).
+  double max_scale = 0.0;
   int spectral_size = 64;  ///< P: the normalisation's domain is P x P
   /// Relative eigen-residual stopping Lanczos. sigma = ||W v|| and its derivative are exact for
   /// any v, so this only sets how close ||W~|| is to 1: at 1e-4 sigma is within ~1e-7 of the
@@ -69,10 +74,13 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
         m_potential{opt.potential, Scalar(opt.beta)},
         m_spectral({1, channels, opt.spectral_size, opt.spectral_size}, opt.spectral_tol,
                    opt.spectral_max_iterations) {
-    require(opt.beta > 0 && opt.initial_scale > 0 && opt.init_gain > 0 && opt.spectral_size > 0 &&
-                opt.spectral_tol > 0,
+    require(opt.beta > 0 && opt.initial_scale > 0 && opt.init_gain > 0 && opt.max_scale >= 0 &&
+                opt.spectral_size > 0 && opt.spectral_tol > 0,
             "bilevel::crr: beta, initial scale, initial gain, spectral size and tolerance must be "
-            "positive");
+            "positive, the scale cap not negative");
+    require(opt.max_scale == 0 || opt.initial_scale <= opt.max_scale,
+            "bilevel::crr: the initial scale ", opt.initial_scale, " exceeds the cap ",
+            opt.max_scale);
     std::vector<ParamBlock> blocks;
     for (std::size_t l = 0; l < m_chain.depth(); ++l)
       blocks.push_back({"filters" + std::to_string(l + 1), m_chain.layer(l).shape()});
@@ -305,6 +313,18 @@ class ConvexRidge final : public Regularizer<Scalar, ExecSpace> {
   }
 
  public:  // kernels inside (see above)
+  /// exp(s) <= max_scale (CrrOptions::max_scale): projected gradient steps on s.
+  void project(const ExecSpace& space) override {
+    if (m_opt.max_scale <= 0) return;
+    const auto s = scale_block(this->m_theta);
+    const auto top = Scalar(std::log(m_opt.max_scale));
+    Kokkos::parallel_for(
+        "bilevel::crr::cap_scale", Kokkos::RangePolicy<ExecSpace>(space, 0, s.extent(0)),
+        KOKKOS_LAMBDA(int c) {
+          if (s(c) > top) s(c) = top;
+        });
+  }
+
   void update(const ExecSpace& space) override {
     ++m_version;
     for (std::size_t l = 0; l < m_chain.depth(); ++l)

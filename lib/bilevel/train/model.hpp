@@ -55,6 +55,7 @@ struct ModelSpec {
         << ";crr.initial_scale=" << crr.initial_scale;
       // Written only when set, so descriptions from before the gain existed stay equal.
       if (crr.init_gain != 1.0) s << ";crr.init_gain=" << crr.init_gain;
+      if (crr.max_scale != 0.0) s << ";crr.max_scale=" << crr.max_scale;
     } else if (kind == RegularizerKind::icnn) {
       s << ";icnn.hidden=" << icnn.hidden << ";icnn.out=" << icnn.out
         << ";icnn.kernel=" << icnn.kernel_size << ";icnn.nu=" << icnn.nu
@@ -118,6 +119,7 @@ struct ModelSpec {
       // Older descriptions lack the initial scales; they only affect a fresh initialisation.
       if (kv.count("crr.initial_scale")) m.crr.initial_scale = real("crr.initial_scale");
       if (kv.count("crr.init_gain")) m.crr.init_gain = real("crr.init_gain");
+      if (kv.count("crr.max_scale")) m.crr.max_scale = real("crr.max_scale");
     } else if (m.kind == RegularizerKind::icnn) {
       m.icnn.hidden = integer("icnn.hidden");
       m.icnn.out = integer("icnn.out");
