@@ -14,9 +14,10 @@ int main(int argc, char** argv) {
   bilevel::apps::last_option_wins(app);
   app.footer(
       "Examples:\n"
-      "  # the main job's CRR (apps/experiments/main-job.sh): ISGD, fixed step, 120 steps\n"
-      "  bilevel-train --crr-channels 32 --crr-beta 1000 --crr-scale 0.05 --alpha0 2e-2 \\\n"
-      "      --max-steps 120 --n-test 0 --output out/crr\n"
+      "  # the main job's three-layer CRR (apps/experiments/main-job.sh; the CRR options'\n"
+      "  # defaults): ISGD, fixed step, the best of 150 steps by 8 validation crops\n"
+      "  bilevel-train --n-train 128 --n-val 8 --alpha0 8e-2 --max-steps 150 --n-test 0 \\\n"
+      "      --test-crop 192 --output out/crr\n"
       "  # tune smoothed TV (alpha, nu) by IAdam on the same data\n"
       "  bilevel-train -r tv -a iadam --alpha0 0.1 --max-steps 40 --output out/tv\n"
       "  # ICNN by IAdam with decaying accuracy, then resume after Ctrl-C\n"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job (README quick start): fetch the default dataset if it is missing, tune the
 # smoothed-TV baseline (its alpha and nu, learned by IAdam), train the paper's three-layer CRR
-# (4 -> 8 -> 64 channels, 5x5, Huber beta = 1000) by ISGD with a fixed step and the accuracy
+# (4 -> 8 -> 64 channels, 5x5, Huber beta = 3000) by ISGD with a fixed step and the accuracy
 # schedule eps_k = eps0 (k+1)^-p (sigma = 25/255, 64x64 colour crops, batch 8), then compare
 # both on the 192x192 centre crops of the test images (mean and per image) and on the check set
 # (DATA/check: photographs from other packages, never used for training or selection).
@@ -32,8 +32,8 @@ echo "== apps: $build"
 echo "== smoothed TV: alpha and nu by IAdam, $tv_steps steps"
 "$train" "${common[@]}" -r tv -a iadam --alpha0 0.1 --max-steps "$tv_steps" "$@" -o "$out/tv"
 echo "== three-layer CRR by ISGD, $crr_steps steps"
-"$train" "${common[@]}" -r crr --crr-scale 0.05 --crr-beta 1000 --crr-init-gain 4 \
-  --crr-max-scale 0.3 -a isgd --alpha0 8e-2 --q 0 --eps0 1e-2 --p 0.5 \
+"$train" "${common[@]}" -r crr --crr-scale 0.02 --crr-beta 3000 --crr-init-gain 4 \
+  --crr-max-scale 0.2 -a isgd --alpha0 8e-2 --q 0 --eps0 1e-2 --p 0.5 \
   --max-steps "$crr_steps" "$@" -o "$out/crr"
 
 # summary.json has one key per line: "mean_psnr_measured": 20.16...,

@@ -9,7 +9,8 @@
 source "$(dirname "$0")/common.sh"
 budget=${1:-12000}
 exp=isgd-crr
-model=(-r crr --crr-channels 32 --crr-scale 0.05 --crr-beta 1000 -a isgd --budget "$budget"
+model=(-r crr --crr-channels 32 --crr-scale 0.05 --crr-beta 1000 --crr-init-gain 1 --crr-max-scale 0
+       -a isgd --budget "$budget"
        --test-interval 10 --test-eps 1e-2)
 echo "== $exp: ISGD on CRR, cost budget $budget per setting"
 #            name                         eps0      p         alpha0      q
