@@ -15,8 +15,8 @@ int main(int argc, char** argv) {
   app.footer(
       "Examples:\n"
       "  # the main job's three-layer CRR (apps/experiments/main-job.sh; the CRR options'\n"
-      "  # defaults): ISGD, fixed step, the best of 150 steps by 8 validation crops\n"
-      "  bilevel-train --n-train 128 --n-val 8 --alpha0 8e-2 --max-steps 150 --n-test 0 \\\n"
+      "  # defaults): ISGD, fixed step, the best of 130 steps by 8 validation crops\n"
+      "  bilevel-train --n-train 128 --n-val 8 --alpha0 8e-2 --max-steps 130 --n-test 0 \\\n"
       "      --test-crop 192 --output out/crr\n"
       "  # tune smoothed TV (alpha, nu) by IAdam on the same data\n"
       "  bilevel-train -r tv -a iadam --alpha0 0.1 --max-steps 40 --output out/tv\n"

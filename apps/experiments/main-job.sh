@@ -13,13 +13,13 @@
 #   usage: apps/experiments/main-job.sh [--quick] [bilevel-train options for both runs...]
 #   env:   BUILD (default build-openmp if built, else build), DATA (default data), OUT (default
 #          out/main-job), SEED (default 0: crops, noise and initialisation),
-#          CRR_STEPS (ISGD steps of the CRR, default 150: about 7 minutes on two threads)
+#          CRR_STEPS (ISGD steps of the CRR, default 130: about 6.5 minutes on two threads)
 # --quick trains for a few seconds only (a smoke run of the whole pipeline, used by the tests);
 # further options override the job's (the last of a repeated option wins). Each run starts
 # afresh (--overwrite): rerunning the job replaces OUT's previous results.
 source "$(dirname "$0")/common.sh"  # root, build, data, train; the apps and the data are there
 out=${OUT:-$root/out/main-job}
-crr_steps=${CRR_STEPS:-150}
+crr_steps=${CRR_STEPS:-130}
 tv_steps=30
 if [ "${1:-}" = --quick ]; then crr_steps=3 tv_steps=2; shift; fi
 # A default data folder fetched before the check set existed gets it now.
