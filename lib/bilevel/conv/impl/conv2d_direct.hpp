@@ -3,7 +3,7 @@
 /// Direct multi-channel 2D convolution kernels (stride 1, zero padding "same", odd k x k).
 ///
 /// Mapping. One work item computes OB output channels of a row tile of JT pixels of one sample.
-/// On host backends JT is host_conv_tile_vectors 512-bit vectors and the OB x JT accumulators are
+/// On host backends JT is host_conv_tile_vectors vectors (Lanes) and the OB x JT accumulators are
 /// register vectors (Conv2dDirectHost); on GPUs JT = 1, one thread per output pixel with OB
 /// channel accumulators, consecutive threads on consecutive pixels (coalesced; Conv2dDirect).
 /// Borders: on the host the input is first copied into rows with zero margins (PadRows), so the
@@ -43,7 +43,13 @@ KOKKOS_INLINE_FUNCTION void load_window(Scalar* win, const Scalar* row, int star
 template <class Scalar>
 inline constexpr int host_conv_tile_vectors = 2;
 
-/// The host kernels' padded input rows: the image row at offset margin (one vector), zeros
+/// Zeros before and after each padded row: the widest filter's radius, rounded up to whole
+/// vectors so that every row starts aligned like the image's.
+template <class Scalar>
+inline constexpr int host_row_margin =
+    (kMaxConvKernel / 2 + Lanes<Scalar>::size - 1) / Lanes<Scalar>::size* Lanes<Scalar>::size;
+
+/// The host kernels' padded input rows: the image row at offset host_row_margin, zeros
 /// before it and after it up to the row stride, which covers every tile's reads. Copying the
 /// input once this way replaced a window copy per (row, tap row) of each tile, whose shifted
 /// vector loads of just-stored values stalled store-to-load forwarding (about half the speed).
@@ -52,9 +58,9 @@ struct PaddedRowShape {
 };
 template <class Scalar>
 inline PaddedRowShape padded_rows(int width) {
-  constexpr int V = Lanes<Scalar>::size, JT = host_conv_tile_vectors<Scalar> * V;
-  static_assert(kMaxConvKernel / 2 <= V, "the margin must cover the widest filter's radius");
-  return {V, (width + JT - 1) / JT * JT + 2 * V};
+  constexpr int M = host_row_margin<Scalar>,
+                JT = host_conv_tile_vectors<Scalar> * Lanes<Scalar>::size;
+  return {M, (width + JT - 1) / JT * JT + 2 * M};
 }
 
 /// out(n, c, i, :) = the row x(n, c, i, :) with zero margins (see padded_rows), for the
@@ -209,14 +215,14 @@ struct Conv2dDirect : DirectConvItems<OB, 1, In, Packed, Out> {
 
 /// Host forward / adjoint: as Conv2dDirect, but one work item computes OB output channels of a
 /// row tile of T vectors (T V pixels) with its OB x T accumulator vectors in registers (Lanes),
-/// and x is padded rows (PadRows, margin V): each tap loads T input vectors in place and OB
+/// and x is padded rows (PadRows, margin M): each tap loads T input vectors in place and OB
 /// broadcast weights for OB T FMAs.
 template <class ExecSpace, int OB, int T, int K, class In, class Packed, class Out>
 struct Conv2dDirectHost
     : DirectConvItems<OB, T * Lanes<typename Out::non_const_value_type>::size, In, Packed, Out> {
   using Scalar = typename Out::non_const_value_type;
   using L = Lanes<Scalar>;
-  static constexpr int V = L::size, JT = T * V;
+  static constexpr int V = L::size, JT = T * V, M = host_row_margin<Scalar>;
   using Base = DirectConvItems<OB, JT, In, Packed, Out>;
   using Base::Base;
 
@@ -235,7 +241,7 @@ struct Conv2dDirectHost
       for (int a = 0; a < kk; ++a) {
         const int ii = i + a - rr;
         if (ii < 0 || ii >= h) continue;
-        const Scalar* src = &x(n, c, ii, 0) + (V + j0 - rr);
+        const Scalar* src = &x(n, c, ii, 0) + (M + j0 - rr);
         const Scalar* wa = wc + a * kk * OB;
         for (int b = 0; b < kk; ++b) {
           L xs[T];
@@ -278,10 +284,10 @@ template <class ExecSpace, int K, int OB, class X, class G, class DW>
 struct Conv2dFilterGradHost {
   using Scalar = typename DW::non_const_value_type;
   using L = Lanes<Scalar>;
-  static constexpr int V = L::size;
+  static constexpr int V = L::size, M = host_row_margin<Scalar>;
   static constexpr int KW = K > 0 ? K : kMaxConvKernel;
   static constexpr int kFlush = 64;  // vectors summed per lane before the double sum
-  X x;                               // padded rows (N, Cin, H, stride), margin V
+  X x;                               // padded rows (N, Cin, H, stride), margin M
   G g;                               // (N, Cout, H, W)
   DW dw;                             // (Cout, Cin, k, k)
   Scalar beta;
@@ -313,7 +319,7 @@ struct Conv2dFilterGradHost {
             for (int b = 0; b < KW; ++b) acc[q][b] = L::zero();
           for (int i = i0; i < i1; ++i) {
             // xrow[j + b] = x(s, c, i + a - r, j + b - r), zero outside the image.
-            const Scalar* xrow = &x(s, c, i + a - rr, 0) + (V - rr);
+            const Scalar* xrow = &x(s, c, i + a - rr, 0) + (M - rr);
             const Scalar* grow = &g(s, o0, i, 0);
             for (int j = j0; j < j1; j += V) {
               L xs[KW];
@@ -332,7 +338,7 @@ struct Conv2dFilterGradHost {
         }
       }
       for (int i = i_lo; i < i_hi; ++i) {
-        const Scalar* xrow = &x(s, c, i + a - rr, 0) + (V - rr);
+        const Scalar* xrow = &x(s, c, i + a - rr, 0) + (M - rr);
         for (int q = 0; q < OB; ++q) {
           const Scalar* grow = &g(s, o0 + q, i, 0);
           for (int j = full; j < wd; ++j)
