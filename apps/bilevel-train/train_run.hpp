@@ -181,6 +181,13 @@ void train(const TrainSettings& s, const std::string& settings_ini) {
   summary["final_eps"] = trainer.current_eps();
   summary["wall_seconds"] = last.seconds;
   summary["ranks"] = comm.size();
+  if (comm.distributed()) {
+    const auto& lb = trainer.load_balance();
+    summary["load_balance"] = {{"mode", s.balance},
+                               {"balanced_steps", lb.balanced_steps},
+                               {"max_load_iterations", lb.max_load},
+                               {"consecutive_max_load_iterations", lb.consecutive_max_load}};
+  }
   summary["reported_model"] = selected ? "best by validation" : "last iterate";
   if (trainer.has_validation())
     summary["validation"] = {{"crops", s.data.n_val},

@@ -35,6 +35,7 @@ struct TrainSettings {
   double test_eps = 1e-2;
   int checkpoint_interval = 1;
   bool bound = true;
+  std::string balance = "auto";
   std::string output = "out/train";
   std::string precision = "float";
   std::string resume;
@@ -99,6 +100,12 @@ struct TrainSettings {
     app.add_flag("--bound,!--no-bound", bound,
                  "report the hypergradient error bound every step (default; its constants are "
                  "re-estimated every 10 steps: 2-12% of the run's time); --no-bound skips it");
+    app.add_option("--balance", balance,
+                   "MPI runs: split each batch over the ranks by position (off), by the samples' "
+                   "last solver + CG iterations (on), or by them while that has saved "
+                   "iterations lately (auto); the results are the same, only waiting changes")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"off", "on", "auto"}));
     add_output_option(app, output, "output folder");
     add_precision_option(app, precision);
     app.add_option("--resume", resume, "continue from this checkpoint (same options as its run)")
@@ -127,6 +134,7 @@ struct TrainSettings {
     o.test_eps = test_eps;
     o.validation_interval = data.n_val > 0 ? val_interval : 0;
     o.report_bound = bound;
+    o.balance = parse_balance_mode(balance);
     return o;
   }
 };

@@ -1,13 +1,15 @@
 // Strong scaling of one data-parallel ISGD step (MPI builds; run under mpirun): CRR denoising
 // of batches of 8 and 32 crops 3 x 64 x 64 (sigma = 25/255, eps = delta = 1e-2, the library's
 // default CRR), the batch split over the ranks. The crops range from smooth (first) to
-// textured (last), so their solves differ in cost: /consecutive splits the batch by position,
-// /balanced by the samples' last iteration counts (TrainOptions::balance_samples). Every rank runs
-// the same fixed number of steps (collectives must stay in step), the time of a step is the slowest
-// rank's, and the work is the same at every rank count (the results are bit-identical), so time
-// ratios are speed-ups. Counters: the slowest rank's idle time, the cost per step, and the bytes
-// each rank sends per step (z rows, warm starts, per-sample results). /small: a 2 x 1 x 16 x 16
-// smoke run.
+// textured (last), so their solves differ in cost: /off splits the batch by position, /on by the
+// samples' last lower-level + CG iterations, /auto by them while that has saved iterations
+// (TrainOptions::balance, LoadBalancer). Every rank runs the same fixed number of steps
+// (collectives must stay in step), the time of a step is the slowest rank's, and the work is the
+// same at every rank count (the results are bit-identical), so time ratios are speed-ups.
+// Counters: the slowest rank's idle time, the cost per step, the slowest rank's iterations per
+// step under the splits taken (max_load) and under consecutive splits (consecutive_max_load),
+// and the bytes each rank sends per step (z rows, warm starts, per-sample results). /small: a
+// 2 x 1 x 16 x 16 smoke run.
 
 #include <benchmark/benchmark.h>
 #include <mpi.h>
@@ -23,7 +25,7 @@ namespace bilevel::bench {
 namespace {
 
 template <class S>
-void mpi_step(benchmark::State& state, Shape s, bool balance) {
+void mpi_step(benchmark::State& state, Shape s, BalanceMode balance) {
   const Communicator comm(MPI_COMM_WORLD);
   auto clean = make_images<S>("bench::clean", s);
   auto h = Kokkos::create_mirror_view(clean);
@@ -42,7 +44,7 @@ void mpi_step(benchmark::State& state, Shape s, bool balance) {
   o.schedule.step = {1e-2, 0};
   o.schedule.accuracy = {1e-2, 0, AccuracyDecay::polynomial};
   o.report_bound = false;
-  o.balance_samples = balance;
+  o.balance = balance;
   Trainer<S> trainer(DefaultExecSpace(), crr, data, nullptr, o, comm);
   double idle = 0;
   long cost = 0;
@@ -62,6 +64,9 @@ void mpi_step(benchmark::State& state, Shape s, bool balance) {
   state.counters["ranks"] = comm.size();
   state.counters["idle_max_s"] = idle / n;
   state.counters["cost"] = double(cost) / n;
+  const auto& lb = trainer.load_balance();
+  state.counters["max_load"] = double(lb.max_load) / n;
+  state.counters["consecutive_max_load"] = double(lb.consecutive_max_load) / n;
   // a rank sends its rows of z (d values per sample) and its x and q (two images per sample)
   state.counters["sent_bytes"] = share * (d * sizeof(S) + 2 * bytes);
 }
@@ -70,9 +75,9 @@ const bool registered = [] {
   for (const auto& [size, s] : {std::pair<const char*, Shape>{"batch8x3x64x64", {8, 3, 64, 64}},
                                 std::pair<const char*, Shape>{"batch32x3x64x64", {32, 3, 64, 64}},
                                 std::pair<const char*, Shape>{"small", {2, 1, 16, 16}}})
-    for (const bool balance : {false, true}) {
-      const std::string name = std::string("mpi_step/crr_denoise/float/") + size +
-                               (balance ? "/balanced" : "/consecutive");
+    for (const auto balance : {BalanceMode::off, BalanceMode::on, BalanceMode::automatic}) {
+      const std::string name =
+          std::string("mpi_step/crr_denoise/float/") + size + "/" + to_string(balance);
       benchmark::RegisterBenchmark(name.c_str(),
                                    [=](benchmark::State& st) { mpi_step<float>(st, s, balance); })
           ->Unit(benchmark::kMillisecond)

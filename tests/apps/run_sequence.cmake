@@ -9,8 +9,8 @@
 #                         --overwrite replaces it and removes a killed writer's temporary file.
 #   -DSCENARIO=interrupt_final  SIGINT during the final test evaluation: exit status 130, one
 #                         line saying how to finish, a complete checkpoint and no summary.
-#   -DSCENARIO=mpi_ranks  (-DLAUNCH=mpiexec|-n, -DMPI_FLAGS=...) 4 steps on 1, 2 and 4 ranks
-#                         log the same numbers; 2 steps on 2 ranks resumed to 4 on one rank
+#   -DSCENARIO=mpi_ranks  (-DLAUNCH=mpiexec|-n, -DMPI_FLAGS=...) 4 steps on 1, 2 (--balance on)
+#                         and 4 ranks log the same numbers; 2 steps on 2 ranks resumed to 4 on one rank
 #                         log them too; a batch of 2 on 3 ranks is refused in one line.
 #   -DTRAIN=path  -DARGS=a|b|...  (common training arguments)  -DOUT=folder
 string(REPLACE "|" ";" _args "${ARGS}")
@@ -109,12 +109,21 @@ elseif(SCENARIO STREQUAL "mpi_ranks")
   string(REPLACE "|" ";" launch "${LAUNCH}")
   string(REPLACE "|" ";" flags "${MPI_FLAGS}")
   foreach(ranks 1 2 4)
-    run(0 ${launch} ${ranks} ${flags} ${TRAIN} ${_args} --batch 4 --max-steps 4 -o ${OUT}/r${ranks})
+    set(balance)  # 2 ranks split every batch by cost, 4 by the default (auto)
+    if(ranks EQUAL 2)
+      set(balance --balance on)
+    endif()
+    run(0 ${launch} ${ranks} ${flags} ${TRAIN} ${_args} --batch 4 --max-steps 4 ${balance}
+        -o ${OUT}/r${ranks})
     if(ranks GREATER 1 AND NOT last_output MATCHES "${ranks} MPI ranks")
       message(FATAL_ERROR "the run on ${ranks} ranks did not say so")
     endif()
     read_log(${OUT}/r${ranks}/log.csv rows${ranks})
   endforeach()
+  file(READ ${OUT}/r2/summary.json summary2)
+  if(NOT summary2 MATCHES "\"load_balance\": {[^}]*\"mode\": \"on\"")
+    message(FATAL_ERROR "the 2-rank summary has no load_balance with mode on:\n${summary2}")
+  endif()
   if(NOT rows1 STREQUAL rows2 OR NOT rows1 STREQUAL rows4)
     message(FATAL_ERROR "1, 2 and 4 ranks logged different steps:\n${rows1}\n${rows2}\n${rows4}")
   endif()

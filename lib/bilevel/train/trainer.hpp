@@ -25,6 +25,7 @@
 #include <bilevel/core/metrics.hpp>
 #include <bilevel/optim/methods.hpp>
 #include <bilevel/parallel/distributed_views.hpp>
+#include <bilevel/parallel/load_balancer.hpp>
 #include <bilevel/solvers/hypergradient.hpp>
 #include <bilevel/solvers/warm_start.hpp>
 #include <bilevel/train/batch_sampler.hpp>
@@ -63,11 +64,11 @@ struct TrainOptions {
   int validation_interval = 0;
   bool report_bound = true;     ///< the error bound in every record (MAID: always)
   int constants_interval = 10;  ///< steps between re-estimates of |J|, L_H, L_J
-  /// Data-parallel runs: give each rank a share of every mini-batch with about the same
-  /// predicted cost (the samples' last lower-level iteration counts) instead of consecutive
-  /// positions. Either way the result is the same; only the waiting changes. Off by default:
-  /// on warm-started CRR batches the last count predicted the next one poorly (README).
-  bool balance_samples = false;
+  /// Data-parallel runs: how the batch is split over the ranks (LoadBalancer): consecutive
+  /// positions, or shares of about the same predicted cost (the samples' last lower-level + CG
+  /// iterations), always or only while that has saved iterations lately. The result is the
+  /// same either way; only the waiting changes.
+  BalanceMode balance = BalanceMode::automatic;
   int consistency_interval = 10;  ///< data-parallel runs: steps between checks that theta agrees
   HypergradientOptions hypergradient;
   /// Extra text attributes written into every checkpoint (e.g. the model description that
@@ -127,7 +128,7 @@ class Trainer : private UpperLevelProblem<Scalar, ExecSpace> {
     m_zero = make_images<Scalar, memory_space>("bilevel::trainer::zero", bs);
     Kokkos::deep_copy(space, m_zero, Scalar(0));
     m_sample_losses = PerSample<double, memory_space>("bilevel::trainer::losses", bs.n);
-    m_last_iterations.assign(std::size_t(train.size()), 0);
+    m_balancer = LoadBalancer(train.size(), comm.size(), opt.balance);
     if (comm.distributed()) {
       m_x_all =
           make_images<Scalar, memory_space>("bilevel::trainer::x_all", {m_total, bs.c, bs.h, bs.w});
@@ -251,6 +252,9 @@ class Trainer : private UpperLevelProblem<Scalar, ExecSpace> {
   /// The number of ranks of the run that wrote the last checkpoint loaded (1 for a fresh run
   /// and for checkpoints of versions before data-parallel training).
   int checkpoint_ranks() const { return m_checkpoint_ranks; }
+  /// Data-parallel runs: what the batch splits cost the slowest rank, and what consecutive
+  /// splits would have (since the start of this process, not of the run: not checkpointed).
+  const LoadBalanceStats& load_balance() const { return m_balancer.stats(); }
   long iteration() const { return m_k; }
   long cost() const { return m_cost; }
   /// The accuracy the next step uses.
@@ -317,15 +321,7 @@ class Trainer : private UpperLevelProblem<Scalar, ExecSpace> {
   bool bound_requested() const override { return m_opt.report_bound; }
   void next_batch() override {
     const auto ids = m_sampler.next();
-    if (!m_comm.distributed()) return take_batch(ids, m_partition);
-    SamplePartition p = SamplePartition::contiguous(m_total, m_comm.size());
-    if (m_opt.balance_samples) {
-      std::vector<double> predicted;  // the last lower-level iterations (1 if never solved)
-      for (int id : ids) predicted.push_back(std::max(1, m_last_iterations[std::size_t(id)]));
-      const auto balanced = SamplePartition::balanced(predicted, m_comm.size());
-      if (balanced.max_load(predicted) < p.max_load(predicted)) p = balanced;
-    }
-    take_batch(ids, p);
+    take_batch(ids, m_comm.distributed() ? m_balancer.split(ids) : m_partition);
   }
   /// The batch `ids` (every rank's) split by `p`: this rank gathers its share.
   void take_batch(const std::vector<int>& ids, const SamplePartition& p) {
@@ -352,6 +348,8 @@ class Trainer : private UpperLevelProblem<Scalar, ExecSpace> {
   void set_params(const ConstParams& theta) override { m_reg.set_params(m_space, theta); }
 
   Hypergradient hypergradient(double eps, double delta, bool bound) override {
+    // A full batch (MAID, HOAG) is split anew at every hypergradient; a mini-batch by next_batch.
+    if (m_comm.distributed() && m_method->full_batch()) take_batch(m_ids, m_balancer.split(m_ids));
     m_x_cache.gather(m_space, m_batch.ids, m_batch.measured, m_x);
     m_q_cache.gather(m_space, m_batch.ids, m_zero, m_q);
     const bool refresh = m_opt.constants_interval <= 1 || m_k % m_opt.constants_interval == 0;
@@ -360,8 +358,13 @@ class Trainer : private UpperLevelProblem<Scalar, ExecSpace> {
     m_last_seconds = {r.seconds_lower, r.seconds_linear, r.seconds_mixed};
     m_idle += r.seconds_idle, m_idle_max += r.seconds_idle_max;
     m_last_lower = r.lower;
-    for (std::size_t k = 0; k < m_ids.size(); ++k)
-      m_last_iterations[std::size_t(m_ids[k])] = r.lower.iterations[k];
+    if (m_comm.distributed()) {
+      std::vector<int> costs(m_ids.size());
+      for (std::size_t k = 0; k < costs.size(); ++k)
+        costs[k] =
+            r.lower.iterations[k] + (k < r.linear.iterations.size() ? r.linear.iterations[k] : 0);
+      m_balancer.record(costs);
+    }
     keep_warm_starts(m_x_cache, m_x);
     keep_warm_starts(m_q_cache, m_q);
     return r;
@@ -413,8 +416,8 @@ class Trainer : private UpperLevelProblem<Scalar, ExecSpace> {
   std::optional<Evaluator<Scalar, ExecSpace>> m_evaluator, m_validator;
   BestModel m_best;
   MutImages m_x, m_q, m_zero, m_trial_x;
-  MutImages m_x_all;                   // a whole batch, for gathering warm starts
-  std::vector<int> m_last_iterations;  // per training sample: its last lower-level iterations
+  MutImages m_x_all;        // a whole batch, for gathering warm starts
+  LoadBalancer m_balancer;  // data-parallel runs: the batch's split over the ranks
   double m_idle = 0, m_idle_max = 0;
   int m_checkpoint_ranks = 1;
   PerSample<double, memory_space> m_sample_losses;
