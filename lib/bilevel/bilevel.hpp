@@ -34,6 +34,7 @@
 #include <bilevel/optim/upper_level_method.hpp>
 #include <bilevel/parallel/communicator.hpp>
 #include <bilevel/parallel/distributed_views.hpp>
+#include <bilevel/parallel/load_balancer.hpp>
 #include <bilevel/parallel/ordered_mixed_product.hpp>
 #include <bilevel/parallel/sample_partition.hpp>
 #include <bilevel/potentials/huber.hpp>

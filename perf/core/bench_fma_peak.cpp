@@ -3,19 +3,22 @@
 // the FMA latency of two pipes), compiled with the library's flags and launched like its
 // kernels. The convolution benchmarks quote their FLOP/s against this number.
 
+#include <bilevel/core/impl/host_lanes.hpp>
+
 #include "../bench_util.hpp"
 
 namespace bilevel::bench {
 namespace {
 
-/// Independent accumulators of one 512-bit vector each (AVX-512 where present; narrower ISAs
-/// split it): 12 chains cover two FMA pipes x 4-5 cycles of latency.
+/// Independent accumulators of one host vector each (impl::Lanes' width: 64 bytes with AVX-512,
+/// else 32; a wider vector than the registers spills 12 chains on AVX2 and measured 66 instead
+/// of 99 GFLOP/s): 12 chains cover two FMA pipes x 4-5 cycles of latency.
 constexpr int kChains = 12;
 constexpr int kRepeats = 4096;
 
 template <class S>
 struct FmaChains {
-  static constexpr int lanes = int(64 / sizeof(S));  // one 512-bit vector
+  static constexpr int lanes = impl::Lanes<S>::size;  // one register
   Kokkos::View<S*, DefaultMemSpace> out;
   S a, b;
   KOKKOS_INLINE_FUNCTION void operator()(std::int64_t item) const {

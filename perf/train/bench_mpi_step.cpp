@@ -8,8 +8,8 @@
 // same at every rank count (the results are bit-identical), so time ratios are speed-ups.
 // Counters: the slowest rank's idle time, the cost per step, the slowest rank's iterations per
 // step under the splits taken (max_load) and under consecutive splits (consecutive_max_load),
-// and the bytes each rank sends per step (z rows, warm starts, per-sample results). /small: a
-// 2 x 1 x 16 x 16 smoke run.
+// the steps that took the balanced split, and the bytes each rank sends per step (z rows, warm
+// starts, per-sample results). /small: a 2 x 1 x 16 x 16 smoke run.
 
 #include <benchmark/benchmark.h>
 #include <mpi.h>
@@ -67,6 +67,7 @@ void mpi_step(benchmark::State& state, Shape s, BalanceMode balance) {
   const auto& lb = trainer.load_balance();
   state.counters["max_load"] = double(lb.max_load) / n;
   state.counters["consecutive_max_load"] = double(lb.consecutive_max_load) / n;
+  state.counters["balanced_steps"] = double(lb.balanced_steps);
   // a rank sends its rows of z (d values per sample) and its x and q (two images per sample)
   state.counters["sent_bytes"] = share * (d * sizeof(S) + 2 * bytes);
 }
