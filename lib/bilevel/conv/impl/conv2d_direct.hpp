@@ -37,11 +37,23 @@ KOKKOS_INLINE_FUNCTION void load_window(Scalar* win, const Scalar* row, int star
   for (int t = hi; t < len; ++t) win[t] = Scalar(0);
 }
 
-/// Vectors of pixels in a host work item's row tile: 8 channels x 2 vectors = 16 accumulators
-/// (CRR 8 -> 64 forward from padded rows, one thread, float: 197 GFLOP/s with 2 vectors, 180
-/// with 4, whose 32 accumulators leave no register for the inputs; double 97).
+/// Vectors of pixels in a host work item's row tile, and whether its input vectors are pinned
+/// in registers (Lanes::pin). With 32 vector registers (AVX-512): 8 channels x 2 vectors = 16
+/// accumulators, inputs pinned (CRR 8 -> 64 forward from padded rows, one thread, float: 197
+/// GFLOP/s with 2 vectors, 180 with 4, whose 32 accumulators leave no register for the inputs;
+/// double 97). With 16 (AVX2 and narrower): 8 x 1, inputs not pinned: GCC then keeps the 8
+/// accumulators in registers and takes each input as the FMAs' memory operand, while pinned
+/// inputs made it keep every accumulator in memory (float on a Zen 3 core, 99 GFLOP/s peak:
+/// 8 x 2 pinned 26, unpinned 34-41, 8 x 1 unpinned 52-67, 4 x 2 38-54, 4 x 3 39-50).
+#if BILEVEL_HOST_LANE_BYTES == 64
 template <class Scalar>
 inline constexpr int host_conv_tile_vectors = 2;
+inline constexpr bool host_conv_pin_inputs = true;
+#else
+template <class Scalar>
+inline constexpr int host_conv_tile_vectors = 1;
+inline constexpr bool host_conv_pin_inputs = false;
+#endif
 
 /// Zeros before and after each padded row: the widest filter's radius, rounded up to whole
 /// vectors so that every row starts aligned like the image's.
@@ -247,7 +259,7 @@ struct Conv2dDirectHost
           L xs[T];
           for (int t = 0; t < T; ++t) {
             xs[t] = L::load(src + b + t * V);
-            xs[t].pin();
+            if constexpr (host_conv_pin_inputs) xs[t].pin();
           }
           for (int q = 0; q < OB; ++q) {
             const Scalar wq = wa[b * OB + q];
