@@ -163,7 +163,8 @@ void launch_filter_grad(const ExecSpace& space, const X& x, const G& g, const DW
     const auto rows = stage_padded_rows(
         space, x, SampleSelection<typename DW::memory_space>::every(int(x.extent(0))), buffer);
     using Rows = typename std::remove_const_t<decltype(rows)>::const_type;
-    // Output channels in blocks of 4 (the CRR's 4, 8 and 64), else 2 (FoE's 10), else one.
+    // Output channels in blocks of host_filter_grad_block (4: the CRR's 4, 8 and 64), else 2
+    // (FoE's 10), else one.
     const auto run = [&](auto block) {
       constexpr int OB = decltype(block)::value;
       Conv2dFilterGradHost<ExecSpace, K, OB, Rows, CG, DW> f{
@@ -171,7 +172,7 @@ void launch_filter_grad(const ExecSpace& space, const X& x, const G& g, const DW
       Kokkos::parallel_for("bilevel::conv::filter_gradient",
                            Kokkos::RangePolicy<ExecSpace>(space, 0, cout / OB * cin * k), f);
     };
-    if (cout % 4 == 0)
+    if (host_filter_grad_block == 4 && cout % 4 == 0)
       run(std::integral_constant<int, 4>());
     else if (cout % 2 == 0)
       run(std::integral_constant<int, 2>());

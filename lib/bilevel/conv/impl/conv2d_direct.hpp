@@ -54,6 +54,12 @@ template <class Scalar>
 inline constexpr int host_conv_tile_vectors = 1;
 inline constexpr bool host_conv_pin_inputs = false;
 #endif
+/// Output channels of a host filter-gradient item (Conv2dFilterGradHost): its accumulators are
+/// that many times the filter width (4 x 5 = 20 for the CRR), plus the pinned inputs. Four with
+/// 32 registers; two with 16, where 20 do not fit (float on a Zen 3 core, CRR 3->4 / 4->8 /
+/// 8->64: 24-31 / 26-31 / 24-33 GFLOP/s with 4, 35-42 / 30-54 / 39-50 with 2; double 15-19
+/// against 19-24).
+inline constexpr int host_filter_grad_block = BILEVEL_HOST_LANE_BYTES == 64 ? 4 : 2;
 
 /// Zeros before and after each padded row: the widest filter's radius, rounded up to whole
 /// vectors so that every row starts aligned like the image's.
