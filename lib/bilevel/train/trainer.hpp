@@ -348,8 +348,12 @@ class Trainer : private UpperLevelProblem<Scalar, ExecSpace> {
   void set_params(const ConstParams& theta) override { m_reg.set_params(m_space, theta); }
 
   Hypergradient hypergradient(double eps, double delta, bool bound) override {
-    // A full batch (MAID, HOAG) is split anew at every hypergradient; a mini-batch by next_batch.
-    if (m_comm.distributed() && m_method->full_batch()) take_batch(m_ids, m_balancer.split(m_ids));
+    // A full batch (MAID, HOAG) is split anew at every hypergradient, and gathered again only
+    // when the split changed; a mini-batch is split by next_batch.
+    if (m_comm.distributed() && m_method->full_batch()) {
+      const auto p = m_balancer.split(m_ids);
+      if (p.rank_order() != m_partition.rank_order()) take_batch(m_ids, p);
+    }
     m_x_cache.gather(m_space, m_batch.ids, m_batch.measured, m_x);
     m_q_cache.gather(m_space, m_batch.ids, m_zero, m_q);
     const bool refresh = m_opt.constants_interval <= 1 || m_k % m_opt.constants_interval == 0;
